@@ -1,0 +1,48 @@
+# xtablo: `make run` serves the app, `make test` runs the whole suite. See README.md.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test services chromium bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: a second `make run` installs nothing unless pyproject.toml changed.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.installed
+	@$(BIN)/flask db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context impl\|Will assume\)' || true
+	@echo "xtablo is serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	@PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# The suite runs every test on SQLite and on PostgreSQL, with Redis, and drives Debian's
+# chromium against a live gunicorn. A missing PostgreSQL or Redis is a failure, not a skip.
+test: $(VENV)/.installed-test services chromium
+	$(BIN)/pytest -n auto --dist loadgroup
+
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not answering" >&2; exit 1
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "Debian's chromium is needed for the browser tests: apt-get install chromium" >&2; exit 1; }
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/board.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,18 @@
+"""gunicorn settings for `make run`, the Procfile and the benchmark.
+
+gevent workers so that slow clients and, later, Server-Sent Events streams do not hold a worker
+each; 2 workers by default (WEB_CONCURRENCY overrides) for a small host.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", 2))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 1000))
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = os.environ.get("ACCESS_LOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,233 @@
+"""Fixtures: the app on each database, a client, factories and a sign-in helper.
+
+Every test runs twice, on SQLite and on PostgreSQL (the `backend` parameter). The SQLite run uses
+the default single-box configuration (rate-limit counters in the database); the PostgreSQL run
+uses Redis for them, as a larger install would. Each pytest-xdist worker gets its own SQLite file,
+PostgreSQL database and Redis database; the schema is built once per worker with the Alembic
+migrations, and every test starts from empty tables.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from flask import has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from xtablo import create_app
+from xtablo.config import Config
+from xtablo.extensions import db as _db
+from xtablo.models import Tablo, Task, User
+from xtablo.models.user import password_hasher
+
+PG_ADMIN_URL = os.environ.get("XTABLO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_BASE_URL = os.environ.get("XTABLO_TEST_REDIS", "redis://127.0.0.1:6379")
+BACKENDS = ["sqlite", "postgresql"]
+PASSWORD = "correct horse battery"
+
+
+def worker_number(worker_id: str) -> int:
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
+def recreate_pg_database(name: str) -> str:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+
+
+def database_env(backend: str, label: str, worker_id: str, tmp_dir: Path) -> dict[str, str]:
+    """Environment variables for a fresh, empty database of `backend` (and its Redis)."""
+    if backend == "sqlite":
+        return {"DATABASE_URL": f"sqlite:///{tmp_dir / f'{label}.sqlite'}"}
+    number = worker_number(worker_id)
+    redis_url = f"{REDIS_BASE_URL}/{1 + (2 * number + (label == 'live')) % 15}"
+    redis.Redis.from_url(redis_url).flushdb()
+    return {"DATABASE_URL": recreate_pg_database(f"xtablo_{label}_{worker_id}"), "REDIS_URL": redis_url}
+
+
+class TestingConfig(Config):
+    __test__ = False  # a config, not a test class
+    TESTING = True
+    WTF_CSRF_ENABLED = False  # see test_security.py for the CSRF checks, with it on
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def app_env(backend, worker_id, tmp_path_factory) -> dict[str, str]:
+    env = database_env(backend, "unit", worker_id, tmp_path_factory.mktemp(backend))
+    env["SECRET_KEY"] = "test-" + "x" * 40
+    return env
+
+
+class Client(FlaskClient):
+    """A browser. Before each request the test's own database session ends its transaction, as
+    another process would between two clicks: the test then reads what requests committed, and
+    holds no SQLite lock while a request writes."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            _db.session.rollback()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def _app(app_env):
+    app = create_app(TestingConfig(app_env))
+    app.test_client_class = Client
+    with app.app_context():
+        upgrade()
+        _db.session.remove()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _side_app(_app, app_env):
+    """A second app on the same database, for the test's own context: if the test and its
+    client shared one app, Flask would reuse the test's app context (and its `g` and database
+    session) inside every client request, and a request would see what the test cached."""
+    side = create_app(TestingConfig(app_env))
+    yield side
+    with side.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context(request):
+    """Replaces pytest-flask's fixture of that name: push the side app's context instead."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("app")  # set up first, so torn down after this context is popped
+    with request.getfixturevalue("_side_app").app_context():
+        yield
+
+
+@pytest.fixture
+def app(_app, app_env):
+    """The app the client talks to (the "server")."""
+    yield _app
+    # The test's own session went with its app context (Flask-SQLAlchemy removes it on pop).
+    with _app.app_context():
+        _db.session.remove()
+        empty_tables()
+    if app_env.get("REDIS_URL"):
+        redis.Redis.from_url(app_env["REDIS_URL"]).flushdb()
+
+
+@pytest.fixture
+def client(app):
+    """Replaces pytest-flask's client, which keeps each request's context pushed after the
+    request (`with app.test_client()`): the test would then run inside its last request."""
+    return app.test_client()
+
+
+def empty_tables() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def db(app):
+    """The database, seen afresh: tests read what requests committed, not a stale snapshot."""
+    _db.session.rollback()
+    return _db
+
+
+_hashes: dict[str, str] = {}
+
+
+def fast_hash(password: str) -> str:
+    # argon2id is slow on purpose; the factories hash each distinct password once per run.
+    if password not in _hashes:
+        _hashes[password] = password_hasher.hash(password)
+    return _hashes[password]
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, email: str | None = None, password: str = PASSWORD) -> User:
+        n = next(counter)
+        user = User.create(name=name or f"User {n}", email=email or f"user{n}@example.com", password=None)
+        user.password_hash = fast_hash(password)
+        _db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_tablo(app, make_user):
+    def make(owner: User | None = None, title: str = "Launch", tasks: int | dict[str, list[str]] = 0, **kwargs) -> Tablo:
+        tablo = Tablo.create(owner=owner or make_user(), title=title, **kwargs)
+        if isinstance(tasks, int):
+            for i in range(tasks):
+                Task.create(tablo, title=f"Task {i + 1}")
+        else:
+            for status, titles in tasks.items():
+                for title_ in titles:
+                    Task.create(tablo, title=title_, status=status)
+        _db.session.commit()
+        return tablo
+
+    return make
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_email, password: str = PASSWORD, **kwargs):
+        email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
+        return self.client.post("/login", data={"email": email, "password": password}, **kwargs)
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def login_as(auth, make_user):
+    """Sign the test client in as `user` (a new one by default) and return that user."""
+
+    def login(user: User | None = None) -> User:
+        user = user or make_user()
+        response = auth.login(user)
+        assert response.status_code == 303, response.text
+        return user
+
+    return login
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # One browser and one live server per session: keep the browser tests on one xdist worker.
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def iter_rows(model) -> Iterator:
+    return iter(_db.session.scalars(_db.select(model)))

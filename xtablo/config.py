@@ -1,0 +1,73 @@
+"""Configuration, read from the environment only (see the README's table)."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_PATH = Path(os.environ.get("XTABLO_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message is one line meant for an operator."""
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_PATH / 'xtablo.sqlite'}"
+
+
+def persistent_secret_key() -> str:
+    """Read the key kept under instance/, creating it on first use so sessions survive restarts."""
+    path = INSTANCE_PATH / "secret_key"
+    INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+class Config:
+    """Settings for a running xtablo, read from the environment when instantiated."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_NAME = "xtablo_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is added per response when the request came over HTTPS (web/security.py): a
+    # plain-HTTP LAN install still works and an HTTPS one never sends the cookie in clear.
+    SESSION_COOKIE_SECURE = False
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_STRATEGY = "fixed-window"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
+    WTF_CSRF_SSL_STRICT = False  # SameSite=Lax cookies and the token already cover it
+    BABEL_DEFAULT_LOCALE = "en"
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    TESTING = False
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.ENV = env.get("XTABLO_ENV", "local")
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or default_database_url()
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        # Failed sign-ins are limited in a storage every worker shares: Redis when configured,
+        # else the application's own database (xtablo/ratelimit.py).
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "xtablo-sql://"
+        self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+        self.SIGN_IN_LIMIT_PER_IP = env.get("SIGN_IN_LIMIT_PER_IP", "30 per 15 minutes")
+        self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
+        self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
+        self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME
+        self.PROXY_FIX_HOPS = int(env.get("PROXY_FIX_HOPS", 0))
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        if self.ENV == "production":
+            if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
+                raise ConfigError(
+                    "xtablo: production mode needs SECRET_KEY set to at least 32 random characters "
+                    "(python -c 'import secrets; print(secrets.token_hex(32))')."
+                )
+        elif not self.SECRET_KEY:
+            self.SECRET_KEY = persistent_secret_key()

@@ -1,0 +1,63 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from xtablo.extensions import db
+from xtablo.models._types import UTCDateTime, utcnow
+from xtablo.models.user import User
+
+# Colours are named from a small palette rather than free hex values: the board paints them with
+# CSS classes, so the Content-Security-Policy can forbid inline styles.
+COLORS = ("slate", "blue", "green", "yellow", "orange", "red", "purple", "pink")
+
+
+class Tablo(db.Model):
+    __tablename__ = "tablos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(16), default="blue")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship()
+    tasks = relationship("Task", back_populates="tablo", cascade="all, delete-orphan", passive_deletes=True, lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Tablo {self.id} {self.title!r}>"
+
+    @classmethod
+    def create(cls, *, owner: User, title: str, description: str = "", color: str = "blue") -> "Tablo":
+        tablo = cls(owner=owner, title=title.strip(), description=description.strip(), color=color)
+        db.session.add(tablo)
+        db.session.flush()
+        return tablo
+
+    @classmethod
+    def visible_to(cls, user: User):
+        """The select of every tablo `user` may open; the one place that decides it."""
+        return select(cls).where(cls.owner_id == user.id)
+
+    @classmethod
+    def list_for(cls, user: User) -> list[tuple["Tablo", int]]:
+        from xtablo.models.task import Task
+
+        task_count = select(func.count(Task.id)).where(Task.tablo_id == cls.id).correlate(cls).scalar_subquery()
+        stmt = cls.visible_to(user).add_columns(task_count).order_by(cls.updated_at.desc(), cls.id.desc())
+        return [(tablo, count) for tablo, count in db.session.execute(stmt)]
+
+    def lock(self) -> None:
+        """Serialize writers of this tablo's board (row lock on PostgreSQL; SQLite's
+        IMMEDIATE transactions already serialize writers)."""
+        db.session.execute(select(Tablo.id).where(Tablo.id == self.id).with_for_update())
+
+    def update(self, *, title: str, description: str, color: str) -> None:
+        self.title = title.strip()
+        self.description = description.strip()
+        self.color = color
+
+    def delete(self) -> None:
+        db.session.delete(self)

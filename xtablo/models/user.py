@@ -1,0 +1,89 @@
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xtablo.extensions import db
+from xtablo.models._types import UTCDateTime, utcnow
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile, above OWASP's minimum).
+password_hasher = PasswordHasher()
+
+# Checked against when the email is unknown, so a sign-in costs the same time either way.
+_DUMMY_HASH = password_hasher.hash("xtablo-timing-equaliser")
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased: emails are case-insensitive and unique.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Nullable for accounts that will only ever sign in with Google or Apple.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # Set by xtablo/sessions.py: this request's server-side session and, right after sign-in,
+    # the raw token Flask-Login stores in the cookie.
+    current_session = None
+    current_session_token = None
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+    @classmethod
+    def by_email(cls, email: str) -> "User | None":
+        return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))
+
+    @classmethod
+    def email_taken(cls, email: str) -> bool:
+        return bool(db.session.scalar(select(func.count()).select_from(cls).where(cls.email == normalize_email(email))))
+
+    @classmethod
+    def create(cls, *, name: str, email: str, password: str | None) -> "User":
+        user = cls(name=name.strip(), email=normalize_email(email))
+        if password is not None:
+            user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = password_hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        if self.password_hash is None:
+            spend_password_check_time(password)
+            return False
+        try:
+            password_hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if password_hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+        return True
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the signed cookie: it is the server-side session's token, so
+        # the sessions table, not the cookie, decides who is signed in (see xtablo/sessions.py).
+        return self.current_session_token
+
+
+def spend_password_check_time(password: str) -> None:
+    """Verify against a dummy hash: an unknown email then answers as slowly as a known one."""
+    try:
+        password_hasher.verify(_DUMMY_HASH, password)
+    except VerificationError:
+        pass

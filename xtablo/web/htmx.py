@@ -1,0 +1,18 @@
+"""Everything xtablo knows about htmx's request and response headers.
+
+A view answers a classic request with a full page and an htmx request with the partial that the
+page includes; a classic form post redirects (303) so a reload never re-posts.
+"""
+
+from flask import redirect, request
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def see_other(url: str):
+    """Go to `url` after a post: a 303 for a classic form, HX-Redirect for htmx."""
+    if is_htmx():
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url, 303)
