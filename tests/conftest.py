@@ -134,6 +134,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def runner(app):
+    """The `flask` command line of the app; like the client, it ends the test's transaction first."""
+    cli = app.test_cli_runner()
+    invoke = cli.invoke
+
+    def invoke_fresh(*args, **kwargs):
+        _db.session.rollback()
+        return invoke(*args, **kwargs)
+
+    cli.invoke = invoke_fresh
+    return cli
+
+
 def empty_tables() -> None:
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn:

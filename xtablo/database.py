@@ -45,9 +45,18 @@ def _begin_sqlite(conn: Connection) -> None:
 
 
 def _will_write(conn: Connection) -> bool:
-    if conn.get_execution_options().get("xtablo_write"):
-        return True
+    explicit = conn.get_execution_options().get("xtablo_write")
+    if explicit is not None:
+        return explicit
     return not (has_request_context() and request.method in SAFE_METHODS)
+
+
+@contextmanager
+def read_connection(engine: Engine):
+    """A connection whose transactions only read: deferred on SQLite, whatever the request."""
+    with engine.connect() as conn:
+        conn.execution_options(xtablo_write=False)
+        yield conn
 
 
 @contextmanager

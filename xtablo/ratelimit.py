@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from limits.storage import Storage
 
-from xtablo.database import write_connection
+from xtablo.database import read_connection, write_connection
 from xtablo.extensions import db
 
 
@@ -61,7 +61,7 @@ class DatabaseStorage(Storage):
             return conn.execute(stmt).scalar_one()
 
     def _row(self, key: str):
-        with db.engine.connect() as conn:
+        with read_connection(db.engine) as conn:
             return conn.execute(
                 select(_table.c.count, _table.c.expires_at).where(_table.c.key == key, _table.c.expires_at > time.time())
             ).first()
@@ -76,7 +76,7 @@ class DatabaseStorage(Storage):
 
     def check(self) -> bool:
         try:
-            with db.engine.connect() as conn:
+            with read_connection(db.engine) as conn:
                 conn.execute(select(1))
         except SQLAlchemyError:
             return False

@@ -64,16 +64,15 @@ class User(UserMixin, db.Model):
         self.password_hash = password_hasher.hash(password)
 
     def check_password(self, password: str) -> bool:
-        if self.password_hash is None:
-            spend_password_check_time(password)
+        if not verify_password(self.password_hash, password):
             return False
-        try:
-            password_hasher.verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-        if password_hasher.check_needs_rehash(self.password_hash):
-            self.set_password(password)
+        self.upgrade_password_hash(password)
         return True
+
+    def upgrade_password_hash(self, password: str) -> None:
+        """Re-hash a verified password if argon2's parameters have been raised since."""
+        if self.password_hash and password_hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
 
     def get_id(self) -> str:
         # Flask-Login keeps this in the signed cookie: it is the server-side session's token, so
@@ -81,9 +80,10 @@ class User(UserMixin, db.Model):
         return self.current_session_token
 
 
-def spend_password_check_time(password: str) -> None:
-    """Verify against a dummy hash: an unknown email then answers as slowly as a known one."""
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check `password` against `password_hash`. Without a hash (unknown email, social-only
+    account) a dummy hash is checked, so the answer takes as long either way."""
     try:
-        password_hasher.verify(_DUMMY_HASH, password)
-    except VerificationError:
-        pass
+        return password_hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False

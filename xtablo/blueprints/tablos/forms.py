@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from xtablo.models import COLORS, Status
@@ -28,14 +28,14 @@ def description_field(label):
 
 
 def status_field():
-    return SelectField(_l("Column"), choices=[(s.value, STATUS_LABELS[s]) for s in Status],
+    return SelectField(_l("Column"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in Status],
                        validators=[InputRequired()], default=Status.TODO.value)
 
 
 class TabloForm(FlaskForm):
     title = title_field(_l("Title"))
     description = description_field(_l("Description (optional)"))
-    color = RadioField(_l("Colour"), choices=[(c, COLOR_LABELS[c]) for c in COLORS], default="blue", validators=[InputRequired()])
+    color = RadioField(_l("Colour"), choices=[SelectChoice(c, COLOR_LABELS[c]) for c in COLORS], default="blue", validators=[InputRequired()])
 
 
 class TaskForm(FlaskForm):
