@@ -102,14 +102,34 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite: batch mode rebuilds a table by copying it and dropping the original; with
+        # foreign keys enforced, dropping `tablos` would delete every task through ON DELETE
+        # CASCADE. SQLite's documented procedure: switch enforcement off outside the transaction,
+        # migrate, check every key with foreign_key_check, switch it back on.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                connection.rollback()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                # Outside any transaction, or SQLite ignores it; the pooled connection must go
+                # back enforcing keys.
+                if connection.in_transaction():
+                    connection.rollback()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

@@ -75,3 +75,24 @@ def test_a_slow_postgresql_query_does_not_stall_other_greenlets(app_env, backend
     ticks_during_query, elapsed = result.stdout.split()
     assert int(ticks_during_query) >= 10  # ~18 if cooperative, 1 if the query blocked the loop
     assert float(elapsed) < 2
+
+
+def test_sharing_migration_keeps_every_task_and_makes_creators_owners(app, db, backend):
+    """0002 rebuilds `tablos` on SQLite: with foreign keys enforced during the copy, ON DELETE
+    CASCADE would empty `tasks`. Downgrade to 0001, write a tablo the old way, upgrade again."""
+    from flask_migrate import downgrade, upgrade
+
+    with app.app_context():
+        downgrade(revision="0001")
+        with _db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, email, name, created_at, updated_at) VALUES (1, 'old@example.com', 'Old', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            conn.execute(text("INSERT INTO tablos (id, owner_id, title, description, color, created_at, updated_at) VALUES (1, 1, 'Old', '', 'blue', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            for i in range(3):
+                conn.execute(text("INSERT INTO tasks (tablo_id, title, description, status, position, created_at, updated_at) VALUES (1, :title, '', 'todo', :i, :t, :t)"), {"title": f"T{i}", "i": i, "t": "2026-01-01 00:00:00"})
+        upgrade()
+        with _db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM tasks")).scalar() == 3
+            assert conn.execute(text("SELECT user_id, role FROM tablo_members")).all() == [(1, "owner")]
+            assert conn.execute(text("SELECT created_by_id FROM tablos")).scalar() == 1
+            if backend == "sqlite":
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -107,7 +107,7 @@ def test_move_rejects_bad_input(client, db, board, data, message):
 
 
 def test_task_of_another_tablo_is_404(client, db, board, make_tablo):
-    mine_elsewhere = make_tablo(owner=board.owner, tasks=1)
+    mine_elsewhere = make_tablo(owner=board.created_by, tasks=1)
     foreign = db.session.scalar(select(Task).where(Task.tablo_id == mine_elsewhere.id))
     for path in ("", "/move", "/delete"):
         assert client.post(f"/tablos/{board.id}/tasks/{foreign.id}{path}", data={"status": "done", "position": 1, "title": "x"}).status_code == 404

@@ -40,10 +40,12 @@ def create_app(config: Config | None = None) -> Flask:
     security.init_app(app)
 
     from xtablo.blueprints.auth import bp as auth_bp
+    from xtablo.blueprints.members import bp as members_bp
     from xtablo.blueprints.tablos import bp as tablos_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tablos_bp)
+    app.register_blueprint(members_bp)
 
     from xtablo import cli
 
@@ -52,7 +54,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     from flask_babel import get_locale
 
-    app.jinja_env.globals["get_locale"] = get_locale
+    from xtablo.models import Role
+
+    app.jinja_env.globals.update(get_locale=get_locale, Role=Role)
 
     @app.get("/healthz")
     def healthz():

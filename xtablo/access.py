@@ -1,27 +1,40 @@
 """Scoped loaders: the one place that decides who may open what.
 
 Views never look a tablo or a task up by id alone; they go through these functions, which scope
-the query through the current user. Someone who may not see a tablo gets 404, so its existence
-is not revealed. The sharing feature widens `Tablo.visible_to` and the role check here, and every
-route follows.
+the query through the current user's memberships. Someone who is not a member gets 404, so the
+tablo's existence is not revealed; a member whose role is too low gets 403 with a clear message.
+
+Roles, from least to most: viewer (reads everything, posts in chat), editor (also creates, edits,
+moves and deletes content), owner (also the tablo's settings, its members, deleting it).
 """
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from xtablo.extensions import db
-from xtablo.models import Tablo, Task
+from xtablo.models import Role, Tablo, TabloMember, Task
+
+REFUSALS = {
+    Role.EDITOR: lambda: _("Viewers can look but not change anything here: ask an owner to make you an editor."),
+    Role.OWNER: lambda: _("Only the tablo's owners can do that."),
+}
 
 
-def get_tablo_or_404(tablo_id: int, role: str = "viewer") -> Tablo:
-    """The tablo `tablo_id` if the current user may act on it as `role`, else 404.
+def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
+    """The tablo `tablo_id` if the current user is a member with at least `role`.
 
-    For now only the owner can see a tablo, so every role resolves to ownership.
+    Not a member: 404. A member with a lower role: 403. The member's role is kept on
+    `tablo.current_role` for the templates.
     """
-    tablo = db.session.scalar(Tablo.visible_to(current_user).where(Tablo.id == tablo_id))
-    if tablo is None:
+    row = db.session.execute(Tablo.with_role_of(current_user).where(Tablo.id == tablo_id)).first()
+    if row is None:
         abort(404)
+    tablo, member_role = row
+    if not Role(member_role).allows(role):
+        abort(403, description=REFUSALS[Role(role)]())
+    tablo.current_role = Role(member_role)
     return tablo
 
 
@@ -31,3 +44,11 @@ def get_task_or_404(tablo: Tablo, task_id: int) -> Task:
     if task is None:
         abort(404)
     return task
+
+
+def get_member_or_404(tablo: Tablo, member_id: int) -> TabloMember:
+    """A membership of `tablo` (already authorized); one of another tablo is a 404."""
+    member = db.session.scalar(select(TabloMember).where(TabloMember.id == member_id, TabloMember.tablo_id == tablo.id))
+    if member is None:
+        abort(404)
+    return member

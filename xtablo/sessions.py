@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from xtablo.database import SAFE_METHODS, write_connection
 from xtablo.extensions import db, login_manager
-from xtablo.models import Session, User
+from xtablo.models import Session, TabloInvitation, User
 from xtablo.models._types import utcnow
 
 # last_seen_at is refreshed at most this often: the idle timeout is counted in days, and a write
@@ -25,7 +25,12 @@ TOUCH_EVERY = timedelta(minutes=5)
 
 
 def start_session(user: User) -> Session:
-    """Sign `user` in on this browser with a new session row and a fresh cookie (no fixation)."""
+    """Sign `user` in on this browser with a new session row and a fresh cookie (no fixation).
+
+    Invitations waiting for the user's email become memberships here, whichever way they
+    signed in (sign-up, password, later Google or Apple).
+    """
+    TabloInvitation.claim_all(user)
     session.clear()
     row, token = Session.open(
         user,

@@ -16,38 +16,55 @@ class Tablo(db.Model):
     __tablename__ = "tablos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Who made it; access is decided by tablo_members, where the creator is the first owner.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     color: Mapped[str] = mapped_column(String(16), default="blue")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    owner: Mapped[User] = relationship()
+    created_by: Mapped[User | None] = relationship()
     tasks = relationship("Task", back_populates="tablo", cascade="all, delete-orphan", passive_deletes=True, lazy="raise")
 
     def __repr__(self) -> str:
         return f"<Tablo {self.id} {self.title!r}>"
 
+    # Set by the scoped loader (xtablo/access.py): the current user's role on this tablo.
+    current_role = None
+
     @classmethod
     def create(cls, *, owner: User, title: str, description: str = "", color: str = "blue") -> "Tablo":
-        tablo = cls(owner=owner, title=title.strip(), description=description.strip(), color=color)
+        """A new tablo whose creator is its first owner."""
+        from xtablo.models.membership import Role, TabloMember
+
+        tablo = cls(created_by=owner, title=title.strip(), description=description.strip(), color=color)
         db.session.add(tablo)
+        db.session.flush()
+        db.session.add(TabloMember(tablo=tablo, user=owner, role=Role.OWNER, added_by_id=owner.id))
         db.session.flush()
         return tablo
 
     @classmethod
-    def visible_to(cls, user: User):
-        """The select of every tablo `user` may open; the one place that decides it."""
-        return select(cls).where(cls.owner_id == user.id)
+    def with_role_of(cls, user: User):
+        """Select (tablo, role) for every tablo `user` is a member of: the one place that
+        decides who may open a tablo."""
+        from xtablo.models.membership import TabloMember
+
+        return (
+            select(cls, TabloMember.role)
+            .join(TabloMember, TabloMember.tablo_id == cls.id)
+            .where(TabloMember.user_id == user.id)
+        )
 
     @classmethod
-    def list_for(cls, user: User) -> list[tuple["Tablo", int]]:
+    def list_for(cls, user: User) -> list[tuple["Tablo", str, int]]:
+        """My tablos: each with my role and its number of tasks, in one query."""
         from xtablo.models.task import Task
 
         task_count = select(func.count(Task.id)).where(Task.tablo_id == cls.id).correlate(cls).scalar_subquery()
-        stmt = cls.visible_to(user).add_columns(task_count).order_by(cls.updated_at.desc(), cls.id.desc())
-        return [(tablo, count) for tablo, count in db.session.execute(stmt)]
+        stmt = cls.with_role_of(user).add_columns(task_count).order_by(cls.updated_at.desc(), cls.id.desc())
+        return [(tablo, role, count) for tablo, role, count in db.session.execute(stmt)]
 
     def lock(self) -> None:
         """Serialize writers of this tablo's board (row lock on PostgreSQL; SQLite's

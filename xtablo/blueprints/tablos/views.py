@@ -22,7 +22,7 @@ from xtablo.access import get_task_or_404, get_tablo_or_404
 from xtablo.blueprints.tablos import bp
 from xtablo.blueprints.tablos.forms import ConfirmForm, MoveForm, TabloForm, TaskForm
 from xtablo.extensions import db
-from xtablo.models import Tablo, Task
+from xtablo.models import Role, Tablo, Task
 from xtablo.web.htmx import is_htmx, see_other
 
 # An index past the end of a column means its bottom.
@@ -63,7 +63,7 @@ def show(tablo_id: int):
 
 @bp.route("/tablos/<id:tablo_id>/edit", methods=["GET", "POST"])
 def edit(tablo_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="owner")
+    tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     form = TabloForm(obj=tablo)
     if form.validate_on_submit():
         tablo.update(title=form.title.data, description=form.description.data or "", color=form.color.data)
@@ -75,7 +75,7 @@ def edit(tablo_id: int):
 
 @bp.route("/tablos/<id:tablo_id>/delete", methods=["GET", "POST"])
 def delete(tablo_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="owner")
+    tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     form = ConfirmForm()
     if form.validate_on_submit():
         title = tablo.title
@@ -88,7 +88,7 @@ def delete(tablo_id: int):
 
 @bp.post("/tablos/<id:tablo_id>/tasks")
 def create_task(tablo_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="editor")
+    tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR)
     form = TaskForm()
     if form.validate_on_submit():
         Task.create(tablo, title=form.title.data, description=form.description.data or "", due_date=form.due_date.data, status=form.status.data)
@@ -101,7 +101,7 @@ def create_task(tablo_id: int):
 
 @bp.route("/tablos/<id:tablo_id>/tasks/<id:task_id>", methods=["GET", "POST"])
 def task(tablo_id: int, task_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="editor" if request.method == "POST" else "viewer")
+    tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR if request.method == "POST" else Role.VIEWER)
     task = get_task_or_404(tablo, task_id)
     form = TaskForm(obj=task)
     if form.validate_on_submit():
@@ -117,7 +117,7 @@ def task(tablo_id: int, task_id: int):
 
 @bp.post("/tablos/<id:tablo_id>/tasks/<id:task_id>/move")
 def move_task(tablo_id: int, task_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="editor")
+    tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR)
     task = get_task_or_404(tablo, task_id)
     form = MoveForm()
     if form.validate_on_submit():
@@ -138,7 +138,7 @@ def move_task(tablo_id: int, task_id: int):
 
 @bp.route("/tablos/<id:tablo_id>/tasks/<id:task_id>/delete", methods=["GET", "POST"])
 def delete_task(tablo_id: int, task_id: int):
-    tablo = get_tablo_or_404(tablo_id, role="editor")
+    tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR)
     task = get_task_or_404(tablo, task_id)
     form = ConfirmForm()
     if form.validate_on_submit():

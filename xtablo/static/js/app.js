@@ -7,7 +7,7 @@
   function initBoard(root) {
     var board = root.querySelector ? root.querySelector(".board") : null;
     if (!board && root.classList && root.classList.contains("board")) board = root;
-    if (!board || typeof Sortable === "undefined") return;
+    if (!board || board.dataset.editable !== "true" || typeof Sortable === "undefined") return;
     var moveUrl = board.dataset.moveUrl;
     board.querySelectorAll(".task-list").forEach(function (list) {
       Sortable.create(list, {

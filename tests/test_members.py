@@ -1,0 +1,220 @@
+"""Shared tablos: members, roles, email invitations and invitation links."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.conftest import PASSWORD
+from xtablo.models import Role, TabloInvitation, TabloInviteLink, TabloMember
+from xtablo.models._types import utcnow
+
+
+def roles(db, tablo) -> dict[str, str]:
+    db.session.rollback()
+    rows = db.session.execute(select(TabloMember).where(TabloMember.tablo_id == tablo.id)).scalars()
+    return {m.user.email: m.role for m in rows}
+
+
+def count(db, model) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def owned(login_as, make_tablo):
+    owner = login_as()
+    return owner, make_tablo(owner=owner, title="Team board", tasks=1)
+
+
+def test_creator_is_the_first_owner(db, owned):
+    owner, tablo = owned
+    assert roles(db, tablo) == {owner.email: "owner"}
+
+
+def test_add_an_existing_account_at_once(client, db, owned, make_user):
+    _, tablo = owned
+    bob = make_user(name="Bob", email="bob@example.com")
+    response = client.post(f"/tablos/{tablo.id}/members", data={"email": "BOB@example.com", "role": "editor"})
+    assert response.status_code == 303
+    assert roles(db, tablo)["bob@example.com"] == "editor"
+    assert "Bob is now a member." in client.get(f"/tablos/{tablo.id}/members").text
+
+
+def test_unknown_email_becomes_a_member_at_sign_up(app, client, db, owned):
+    owner, tablo = owned
+    response = client.post(f"/tablos/{tablo.id}/members", data={"email": "carol@example.com", "role": "viewer"})
+    assert response.status_code == 303
+    assert count(db, TabloInvitation) == 1
+    carol = app.test_client()
+    carol.post("/signup", data={"name": "Carol", "email": "Carol@Example.com", "password": "long enough", "confirm": "long enough"})
+    assert roles(db, tablo)["carol@example.com"] == "viewer"
+    assert count(db, TabloInvitation) == 0
+    page = carol.get("/tablos").text
+    assert "Team board" in page and "Viewer" in page
+
+
+def test_invitation_is_claimed_at_sign_in_too(app, client, db, owned, make_user):
+    _, tablo = owned
+    client.post(f"/tablos/{tablo.id}/members", data={"email": "dan@example.com", "role": "editor"})
+    # The account appears another way (an operator created it) before Dan ever signs in.
+    dan = make_user(name="Dan", email="dan@example.com")
+    app.test_client().post("/login", data={"email": dan.email, "password": PASSWORD})
+    assert roles(db, tablo)["dan@example.com"] == "editor"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"email": "not an email", "role": "viewer"}, "Invalid email address."),
+        ({"email": "x@example.com", "role": "admin"}, "Not a valid choice"),
+        ({"email": "", "role": "viewer"}, "This field is required."),
+    ],
+)
+def test_add_rejects_bad_input(client, db, owned, data, message):
+    _, tablo = owned
+    response = client.post(f"/tablos/{tablo.id}/members", data=data)
+    assert response.status_code == 422 and message in response.text
+    assert count(db, TabloMember) == 1 and count(db, TabloInvitation) == 0
+
+
+def test_cannot_invite_yourself_or_twice(client, db, owned, make_user):
+    owner, tablo = owned
+    yourself = client.post(f"/tablos/{tablo.id}/members", data={"email": owner.email.upper(), "role": "viewer"})
+    assert yourself.status_code == 422 and "You are already a member" in yourself.text
+    make_user(name="Bob", email="bob@example.com")
+    client.post(f"/tablos/{tablo.id}/members", data={"email": "bob@example.com", "role": "viewer"})
+    again = client.post(f"/tablos/{tablo.id}/members", data={"email": "bob@example.com", "role": "editor"})
+    assert again.status_code == 422 and "Bob is already a member." in again.text
+    client.post(f"/tablos/{tablo.id}/members", data={"email": "eve@example.com", "role": "viewer"})
+    twice = client.post(f"/tablos/{tablo.id}/members", data={"email": "eve@example.com", "role": "viewer"})
+    assert twice.status_code == 422 and "eve@example.com is already invited." in twice.text
+    assert roles(db, tablo)["bob@example.com"] == "viewer"
+    assert count(db, TabloInvitation) == 1
+
+
+def test_change_roles_but_keep_an_owner(client, db, owned, make_user):
+    owner, tablo = owned
+    mine = db.session.scalar(select(TabloMember).where(TabloMember.user_id == owner.id))
+    demote = client.post(f"/tablos/{tablo.id}/members/{mine.id}/role", data={"role": "editor"})
+    assert demote.status_code == 409 and "at least one owner" in demote.text
+    leave = client.post(f"/tablos/{tablo.id}/leave")
+    assert leave.status_code == 409 and "at least one owner" in leave.text
+    assert roles(db, tablo)[owner.email] == "owner"
+
+    bob = make_user(email="bob@example.com")
+    member = TabloMember.add(tablo, bob, Role.VIEWER, added_by=owner)
+    db.session.commit()
+    assert client.post(f"/tablos/{tablo.id}/members/{member.id}/role", data={"role": "owner"}).status_code == 303
+    assert client.post(f"/tablos/{tablo.id}/members/{mine.id}/role", data={"role": "viewer"}).status_code == 303
+    assert roles(db, tablo) == {owner.email: "viewer", "bob@example.com": "owner"}
+
+
+def test_unknown_role_or_member_of_another_tablo(client, db, owned, make_tablo, make_user):
+    owner, tablo = owned
+    other = make_tablo(owner=make_user(), title="Other")
+    foreign = db.session.scalar(select(TabloMember).where(TabloMember.tablo_id == other.id))
+    assert client.post(f"/tablos/{tablo.id}/members/{foreign.id}/role", data={"role": "viewer"}).status_code == 404
+    assert client.post(f"/tablos/{tablo.id}/members/{foreign.id}/delete").status_code == 404
+    mine = db.session.scalar(select(TabloMember).where(TabloMember.tablo_id == tablo.id))
+    assert client.post(f"/tablos/{tablo.id}/members/{mine.id}/role", data={"role": "god"}).status_code == 422
+    assert count(db, TabloMember) == 2
+    assert roles(db, other) == {foreign.user.email: "owner"}
+
+
+def test_removing_a_member_takes_effect_at_their_next_request(app, client, db, owned, make_user):
+    owner, tablo = owned
+    bob = make_user(email="bob@example.com")
+    member = TabloMember.add(tablo, bob, Role.EDITOR, added_by=owner)
+    db.session.commit()
+    bob_browser = app.test_client()
+    bob_browser.post("/login", data={"email": bob.email, "password": PASSWORD})
+    assert bob_browser.get(f"/tablos/{tablo.id}").status_code == 200
+    assert client.post(f"/tablos/{tablo.id}/members/{member.id}/delete").status_code == 303
+    assert bob_browser.get(f"/tablos/{tablo.id}").status_code == 404
+    assert bob_browser.post(f"/tablos/{tablo.id}/tasks", data={"title": "sneaky", "status": "todo"}).status_code == 404
+    assert "Team board" not in bob_browser.get("/tablos").text
+
+
+def test_anyone_can_leave(app, db, owned, make_user):
+    owner, tablo = owned
+    bob = make_user(email="bob@example.com")
+    TabloMember.add(tablo, bob, Role.VIEWER, added_by=owner)
+    db.session.commit()
+    bob_browser = app.test_client()
+    bob_browser.post("/login", data={"email": bob.email, "password": PASSWORD})
+    response = bob_browser.post(f"/tablos/{tablo.id}/leave")
+    assert response.status_code == 303 and response.headers["Location"] == "/tablos"
+    assert roles(db, tablo) == {owner.email: "owner"}
+
+
+def test_viewers_read_but_see_no_controls(app, db, owned, make_user):
+    owner, tablo = owned
+    viewer = make_user(email="viewer@example.com")
+    TabloMember.add(tablo, viewer, Role.VIEWER, added_by=owner)
+    db.session.commit()
+    browser = app.test_client()
+    browser.post("/login", data={"email": viewer.email, "password": PASSWORD})
+    board = browser.get(f"/tablos/{tablo.id}").text
+    assert "Task 1" in board
+    assert "Add a task" not in board and "Move…" not in board and 'data-editable="false"' in board
+    refused = browser.post(f"/tablos/{tablo.id}/tasks", data={"title": "x", "status": "todo"})
+    assert refused.status_code == 403 and "ask an owner to make you an editor" in refused.text
+
+
+def invite_link(client, tablo, role="viewer", days="7") -> str:
+    response = client.post(f"/tablos/{tablo.id}/links", data={"role": role, "days": days}, follow_redirects=True)
+    return re.search(r"http://localhost(/join/[\w-]+)", response.text).group(1)
+
+
+def test_invitation_link_adds_whoever_opens_it(app, client, db, owned, make_user):
+    _, tablo = owned
+    path = invite_link(client, tablo, role="editor")
+    # The link is shown once: the members page does not show it again.
+    assert path not in client.get(f"/tablos/{tablo.id}/members").text
+    eve = make_user(email="eve@example.com")
+    eve_browser = app.test_client()
+    assert eve_browser.get(path).status_code == 302  # sign in first
+    eve_browser.post("/login", data={"email": eve.email, "password": PASSWORD})
+    assert "Join “Team board”" in eve_browser.get(path).text
+    assert eve_browser.post(path).status_code == 303
+    assert roles(db, tablo)["eve@example.com"] == "editor"
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "mistyped"])
+def test_dead_invitation_links_say_so_and_add_nobody(app, client, db, owned, make_user, how):
+    _, tablo = owned
+    path = invite_link(client, tablo)
+    if how == "revoked":
+        link = db.session.scalar(select(TabloInviteLink))
+        assert client.post(f"/tablos/{tablo.id}/links/{link.id}/revoke").status_code == 303
+    elif how == "expired":
+        db.session.execute(update(TabloInviteLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    else:
+        path = path[:-3] + "xyz"
+    eve = make_user(email="eve@example.com")
+    eve_browser = app.test_client()
+    eve_browser.post("/login", data={"email": eve.email, "password": PASSWORD})
+    for method in ("GET", "POST"):
+        response = eve_browser.open(path, method=method)
+        assert response.status_code in (404, 410)
+        assert "This invitation link does not work" in response.text
+    assert "eve@example.com" not in roles(db, tablo)
+
+
+def test_my_tablos_lists_every_membership_with_its_role(app, db, make_user, make_tablo):
+    me = make_user(email="me@example.com")
+    mine = make_tablo(owner=me, title="Mine")
+    theirs = make_tablo(owner=make_user(), title="Theirs")
+    TabloMember.add(theirs, me, Role.EDITOR, added_by=None)
+    make_tablo(owner=make_user(), title="Not shared")
+    db.session.commit()
+    browser = app.test_client()
+    browser.post("/login", data={"email": me.email, "password": PASSWORD})
+    page = browser.get("/tablos").text
+    assert "Mine" in page and "Theirs" in page and "Not shared" not in page
+    cards = {re.search(r"<strong>(.*?)</strong>", card).group(1): card for card in page.split('<li class="tablo-card')[1:]}
+    assert "Owner" in cards["Mine"] and "Editor" in cards["Theirs"]
+    assert f"/tablos/{mine.id}" in cards["Mine"] and f"/tablos/{theirs.id}" in cards["Theirs"]

@@ -1,0 +1,29 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectChoice, SelectField
+from wtforms.validators import DataRequired, Email, InputRequired, Length
+
+from xtablo.models.membership import ROLE_LABELS, ROLE_ORDER
+
+
+def role_field(default: str = "editor"):
+    return SelectField(_l("Role"), choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in ROLE_ORDER],
+                       default=default, validators=[InputRequired()])
+
+
+class AddMemberForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()], render_kw={"autocomplete": "off"})
+    role = role_field()
+
+
+class RoleForm(FlaskForm):
+    role = role_field()
+
+
+LINK_LIFETIMES = {"1": _l("1 day"), "7": _l("7 days"), "30": _l("30 days")}
+
+
+class InviteLinkForm(FlaskForm):
+    role = role_field(default="viewer")
+    days = SelectField(_l("Expires after"), choices=[SelectChoice(k, v) for k, v in LINK_LIFETIMES.items()],
+                       default="7", validators=[InputRequired()])
