@@ -42,20 +42,46 @@ def recreate_pg_database(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
 
 
-def database_env(backend: str, label: str, worker_id: str, tmp_dir: Path) -> dict[str, str]:
-    """Environment variables for a fresh, empty database of `backend` (and its Redis)."""
+def drop_pg_database(url: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def database_env(backend: str, label: str, worker_id: str, tmp_dir: Path, run_id: str = "") -> dict[str, str]:
+    """Environment variables for a fresh, empty database of `backend` (and its Redis).
+
+    Names carry the test run's id, so two runs on one machine (a developer's and a helper's)
+    never drop each other's databases; Redis keys carry it as their prefix.
+    """
     if backend == "sqlite":
         return {"DATABASE_URL": f"sqlite:///{tmp_dir / f'{label}.sqlite'}"}
     number = worker_number(worker_id)
     redis_url = f"{REDIS_BASE_URL}/{1 + (2 * number + (label == 'live')) % 15}"
-    redis.Redis.from_url(redis_url).flushdb()
-    return {"DATABASE_URL": recreate_pg_database(f"xtablo_{label}_{worker_id}"), "REDIS_URL": redis_url}
+    prefix = f"xtablo-test-{run_id}-{worker_id}-{label}"
+    return {
+        "DATABASE_URL": recreate_pg_database(f"xtablo_{label}_{run_id}_{worker_id}".lower()),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_KEY_PREFIX": prefix,
+    }
+
+
+def clear_redis(env: dict[str, str]) -> None:
+    if env.get("REDIS_URL"):
+        client = redis.Redis.from_url(env["REDIS_URL"])
+        for key in client.scan_iter(f"{env['RATELIMIT_KEY_PREFIX']}*"):
+            client.delete(key)
+        client.close()
 
 
 class TestingConfig(Config):
     __test__ = False  # a config, not a test class
     TESTING = True
     WTF_CSRF_ENABLED = False  # see test_security.py for the CSRF checks, with it on
+
+    def __init__(self, env):
+        super().__init__(env)
+        if env.get("RATELIMIT_KEY_PREFIX"):
+            self.RATELIMIT_STORAGE_OPTIONS = {"key_prefix": env["RATELIMIT_KEY_PREFIX"]}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -64,10 +90,12 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_env(backend, worker_id, tmp_path_factory) -> dict[str, str]:
-    env = database_env(backend, "unit", worker_id, tmp_path_factory.mktemp(backend))
+def app_env(backend, worker_id, testrun_uid, tmp_path_factory) -> dict[str, str]:
+    env = database_env(backend, "unit", worker_id, tmp_path_factory.mktemp(backend), testrun_uid[:8])
     env["SECRET_KEY"] = "test-" + "x" * 40
-    return env
+    yield env
+    if backend == "postgresql":
+        drop_pg_database(env["DATABASE_URL"])
 
 
 class Client(FlaskClient):
@@ -123,8 +151,7 @@ def app(_app, app_env):
     with _app.app_context():
         _db.session.remove()
         empty_tables()
-    if app_env.get("REDIS_URL"):
-        redis.Redis.from_url(app_env["REDIS_URL"]).flushdb()
+    clear_redis(app_env)
 
 
 @pytest.fixture

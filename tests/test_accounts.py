@@ -121,11 +121,12 @@ def test_session_id_is_rotated_at_sign_in(client, auth, db, make_user):
     assert client.get("/tablos").status_code == 302
 
 
-def test_cookie_flags(client, make_user, auth):
+def test_cookie_flags(app, make_user, auth):
     response = auth.login(make_user())
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    https = auth.login(make_user(), base_url="https://localhost")
+    user = make_user()
+    https = app.test_client().post("/login", data={"email": user.email, "password": PASSWORD}, base_url="https://localhost")
     assert "Secure" in https.headers["Set-Cookie"]
 
 

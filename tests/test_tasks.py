@@ -36,7 +36,7 @@ def test_add_tasks_to_columns(client, db, board):
     assert column(db, board, "done") == ["F"]
     page = client.get(f"/tablos/{board.id}").text
     assert board_titles(page, "todo") == ["A", "B", "C", "E"]
-    assert "Due 2026-12-24" in page
+    assert "Due 2026-12-24" in re.sub(r"<[^>]+>", "", page)
 
 
 def test_htmx_add_returns_the_board_partial(client, board):
@@ -166,3 +166,30 @@ def test_concurrent_moves_never_lose_or_duplicate_a_task(app, db, make_tablo, ma
     for status in statuses:
         positions = sorted(row.position for row in rows if row.status == status)
         assert positions == list(range(len(positions)))
+
+
+def test_a_worker_never_serves_a_stale_board(app, app_env, db, board):
+    """Each worker caches the rendered columns; a change made through another worker must show
+    at once, since the cache key moves with the board."""
+    from tests.conftest import Client, TestingConfig
+    from xtablo import create_app
+
+    other_worker = create_app(TestingConfig(app_env))
+    other_worker.test_client_class = Client
+    email = board.created_by.email
+    try:
+        first, second = app.test_client(), other_worker.test_client()
+        for browser in (first, second):
+            browser.post("/login", data={"email": email, "password": "correct horse battery"})
+        assert board_titles(first.get(f"/tablos/{board.id}").text, "todo") == ["A", "B", "C"]
+        b = db.session.scalar(select(Task).where(Task.title == "B"))
+        second.post(f"/tablos/{board.id}/tasks/{b.id}/move", data={"status": "done", "position": 1})
+        second.post(f"/tablos/{board.id}/tasks/{b.id}", data={"title": "B renamed", "status": "done"})
+        page = first.get(f"/tablos/{board.id}").text
+        assert board_titles(page, "todo") == ["A", "C"]
+        assert board_titles(page, "done") == ["B renamed"]
+    finally:
+        with other_worker.app_context():
+            from xtablo.extensions import db as _db
+
+            _db.engine.dispose()

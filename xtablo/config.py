@@ -40,6 +40,9 @@ class Config:
     # Secure is added per response when the request came over HTTPS (web/security.py): a
     # plain-HTTP LAN install still works and an HTTPS one never sends the cookie in clear.
     SESSION_COOKIE_SECURE = False
+    # The sessions table holds the expiry (idle and absolute); re-signing the cookie on every
+    # response would add nothing but work.
+    SESSION_REFRESH_EACH_REQUEST = False
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STRATEGY = "fixed-window"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it

@@ -1,4 +1,5 @@
 from datetime import datetime
+from uuid import uuid4
 
 from sqlalchemy import ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +22,11 @@ class Tablo(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     color: Mapped[str] = mapped_column(String(16), default="blue")
+    # A new random value in the same transaction as any change to the board's cards, so a cached
+    # rendering of the board (xtablo/web/fragments.py) is keyed by what it shows. Random rather
+    # than a counter: SQLite may hand a deleted tablo's id to a new one, which must not meet the
+    # old board's cached cards.
+    board_version: Mapped[str] = mapped_column(String(32), default=lambda: uuid4().hex, server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -70,6 +76,10 @@ class Tablo(db.Model):
         """Serialize writers of this tablo's board (row lock on PostgreSQL; SQLite's
         IMMEDIATE transactions already serialize writers)."""
         db.session.execute(select(Tablo.id).where(Tablo.id == self.id).with_for_update())
+
+    def board_changed(self) -> None:
+        """Mark the board's cards as changed."""
+        self.board_version = uuid4().hex
 
     def update(self, *, title: str, description: str, color: str) -> None:
         self.title = title.strip()

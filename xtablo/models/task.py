@@ -80,6 +80,7 @@ class Task(db.Model):
         task = cls(tablo=tablo, title=title.strip(), description=description.strip(), due_date=due_date,
                    status=status, position=0 if last is None else last + 1)
         db.session.add(task)
+        tablo.board_changed()
         db.session.flush()
         return task
 
@@ -87,6 +88,7 @@ class Task(db.Model):
         self.title = title.strip()
         self.description = description.strip()
         self.due_date = due_date
+        self.tablo.board_changed()
 
     def move(self, status: str, index: int) -> None:
         """Put the task at `index` (0 = top) of column `status`; indexes past the end mean the end.
@@ -114,7 +116,9 @@ class Task(db.Model):
             for position, task in enumerate(column):
                 if task.position != position:
                     task.position = position
+        self.tablo.board_changed()
         db.session.flush()
 
     def delete(self) -> None:
+        self.tablo.board_changed()
         db.session.delete(self)

@@ -15,6 +15,7 @@ Every post answers an htmx request with the board partial and a classic one with
 """
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -23,6 +24,7 @@ from xtablo.blueprints.tablos import bp
 from xtablo.blueprints.tablos.forms import ConfirmForm, MoveForm, TabloForm, TaskForm
 from xtablo.extensions import db
 from xtablo.models import Role, Tablo, Task
+from xtablo.web import fragments
 from xtablo.web.htmx import is_htmx, see_other
 
 # An index past the end of a column means its bottom.
@@ -154,5 +156,23 @@ def delete_task(tablo_id: int, task_id: int):
 def render_board(tablo: Tablo, task_form: TaskForm, status: int = 200, **context):
     """The Tasks tab: the whole page, or for htmx the board partial the page includes."""
     template = "tablos/_board.html" if is_htmx() else "tablos/show.html"
-    context.update(tablo=tablo, columns=Task.board(tablo), task_form=task_form, move_form=MoveForm(formdata=None))
+    context.update(tablo=tablo, columns_html=board_columns(tablo), task_form=task_form, task_fields=task_fields(task_form))
     return render_template(template, **context), status
+
+
+def task_fields(form: TaskForm):
+    """The "Add a task" fields: drawn live when they carry input or errors, else from the cache."""
+    render = lambda: render_template("tablos/_task_fields.html", form=form)  # noqa: E731
+    if form.errors or form.title.data:
+        return render()
+    return fragments.cached(("task-fields", form.status.data, str(get_locale())), render)
+
+
+def board_columns(tablo: Tablo):
+    """The board's columns, drawn once per version of the board, kind of reader (who may move
+    cards or not) and language, in each worker."""
+    editable = tablo.current_role.allows(Role.EDITOR)
+    key = ("board", tablo.id, tablo.board_version, editable, str(get_locale()))
+    return fragments.cached(
+        key, lambda: render_template("tablos/_columns.html", tablo=tablo, columns=Task.board(tablo), editable=editable)
+    )

@@ -18,7 +18,7 @@
         onEnd: function (event) {
           if (event.from === event.to && event.oldIndex === event.newIndex) return;
           var item = event.item;
-          var url = moveUrl.replace(/\/0\/move$/, "/" + item.dataset.taskId + "/move");
+          var url = moveUrl.replace(/\/0\/move$/, "/" + item.id.replace("task-", "") + "/move");
           htmx.ajax("POST", url, {
             source: item,
             target: "#board",
@@ -29,6 +29,18 @@
       });
     });
   }
+
+  // SortableJS animates the cards with inline transform/transition styles, and while htmx settles
+  // a swap it copies each old element's attributes, "style" included, onto the new element with
+  // the same id: the CSP (style-src 'self') refuses that copy, a console error on every drop. The
+  // board has no inline style of its own, so the old one loses them before it is swapped out.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "board") return;
+    target.querySelectorAll("[style]").forEach(function (element) {
+      element.removeAttribute("style");
+    });
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof htmx !== "undefined") {
