@@ -45,7 +45,7 @@ MATRIX = {
     "members.remove": {"POST": ("owner", {})},
     "members.leave": {"POST": ("viewer", {})},
     "members.cancel_invitation": {"POST": ("owner", {})},
-    "members.create_link": {"POST": ("owner", {"role": "viewer", "days": "7"})},
+    "members.create_link": {"POST": ("owner", {"link-role": "viewer", "link-days": "7"})},
     "members.revoke_link": {"POST": ("owner", {})},
     "members.join": {"GET": ("user", {}), "POST": ("user", {})},
 }

@@ -164,7 +164,7 @@ def test_viewers_read_but_see_no_controls(app, db, owned, make_user):
 
 
 def invite_link(client, tablo, role="viewer", days="7") -> str:
-    response = client.post(f"/tablos/{tablo.id}/links", data={"role": role, "days": days}, follow_redirects=True)
+    response = client.post(f"/tablos/{tablo.id}/links", data={"link-role": role, "link-days": days}, follow_redirects=True)
     return re.search(r"http://localhost(/join/[\w-]+)", response.text).group(1)
 
 

@@ -6,8 +6,8 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length
 from xtablo.models.membership import ROLE_LABELS, ROLE_ORDER
 
 
-def role_field(default: str = "editor"):
-    return SelectField(_l("Role"), choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in ROLE_ORDER],
+def role_field(default: str = "editor", label=_l("Role")):
+    return SelectField(label, choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in ROLE_ORDER],
                        default=default, validators=[InputRequired()])
 
 
@@ -24,6 +24,6 @@ LINK_LIFETIMES = {"1": _l("1 day"), "7": _l("7 days"), "30": _l("30 days")}
 
 
 class InviteLinkForm(FlaskForm):
-    role = role_field(default="viewer")
+    role = role_field(default="viewer", label=_l("Joins as"))
     days = SelectField(_l("Expires after"), choices=[SelectChoice(k, v) for k, v in LINK_LIFETIMES.items()],
                        default="7", validators=[InputRequired()])

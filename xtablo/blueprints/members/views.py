@@ -31,6 +31,10 @@ from xtablo.models.user import normalize_email
 from xtablo.web.htmx import see_other
 
 
+# The link form sits on the same page as the add-member form; a prefix keeps ids unique.
+LINK_PREFIX = "link"
+
+
 @bp.before_request
 @login_required
 def require_login():
@@ -45,7 +49,7 @@ def members_page(tablo, add_form=None, link_form=None, status=200):
         invitations=TabloInvitation.of_tablo(tablo) if tablo.current_role.allows(Role.OWNER) else [],
         links=TabloInviteLink.of_tablo(tablo) if tablo.current_role.allows(Role.OWNER) else [],
         add_form=add_form or AddMemberForm(formdata=None),
-        link_form=link_form or InviteLinkForm(formdata=None),
+        link_form=link_form or InviteLinkForm(formdata=None, prefix=LINK_PREFIX),
         role_form=RoleForm(formdata=None),
     ), status
 
@@ -152,7 +156,7 @@ def cancel_invitation(tablo_id: int, invitation_id: int):
 @bp.post("/tablos/<id:tablo_id>/links")
 def create_link(tablo_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
-    form = InviteLinkForm()
+    form = InviteLinkForm(prefix=LINK_PREFIX)
     if not form.validate_on_submit():
         return members_page(tablo, link_form=form, status=422)
     _link, token = TabloInviteLink.create(tablo, form.role.data, lifetime=timedelta(days=int(form.days.data)), created_by=current_user)
