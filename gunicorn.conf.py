@@ -17,3 +17,6 @@ keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket lives at one path per user: the test suite's live servers, the
+# benchmark and `make run` would contend for it, and nothing here uses `gunicornc`.
+control_socket_disable = True
