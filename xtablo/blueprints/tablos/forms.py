@@ -27,9 +27,9 @@ def description_field(label):
     return TextAreaField(label, validators=[Optional(), Length(max=DESCRIPTION_MAX)], render_kw={"rows": 3})
 
 
-def status_field():
+def status_field(**kwargs):
     return SelectField(_l("Column"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in Status],
-                       validators=[InputRequired()], default=Status.TODO.value)
+                       validators=[InputRequired()], default=Status.TODO.value, **kwargs)
 
 
 class TabloForm(FlaskForm):
@@ -46,12 +46,16 @@ class TaskForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    status = status_field()
+    """Posted by the task page's form and by drag and drop alike (fields `status`, `position`).
+    Its ids differ from the edit form's, which shares the task page."""
+
+    status = status_field(id="move-status")
     position = IntegerField(
         _l("Position (1 is the top)"),
         validators=[InputRequired(message=_l("Give a position.")), NumberRange(min=1, max=100_000, message=_l("The position is a number from 1 up."))],
         default=1,
         render_kw={"min": 1},
+        id="move-position",
     )
 
 

@@ -1,0 +1,43 @@
+"""Every page: unique ids, and a label for every field a person fills in."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from xtablo.models import Role, TabloMember, Task
+
+PAGES = [
+    "/signup", "/login", "/tablos", "/tablos/new", "/tablos/{tablo}", "/tablos/{tablo}/edit", "/tablos/{tablo}/delete",
+    "/tablos/{tablo}/tasks/{task}", "/tablos/{tablo}/tasks/{task}/delete", "/tablos/{tablo}/members",
+    "/account/sessions", "/account/password",
+]
+
+
+def problems(html: str) -> list[str]:
+    found = []
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    found += [f"duplicate id {i!r}" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    labelled = set(re.findall(r'<label[^>]*\sfor="([^"]+)"', html))
+    labelled |= set(re.findall(r'<label\b[^>]*>\s*<input[^>]*\sid="([^"]+)"', html))  # wrapped in its label
+    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+        if 'type="hidden"' in tag or 'type="submit"' in tag or "aria-label=" in tag:
+            continue
+        field_id = re.search(r'\sid="([^"]+)"', tag)
+        if field_id is None or field_id.group(1) not in labelled:
+            found.append(f"unlabelled field {tag}")
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_has_unique_ids_and_labelled_fields(app, client, db, login_as, make_tablo, make_user, path):
+    owner = make_user()
+    tablo = make_tablo(owner=owner, tasks=2)
+    TabloMember.add(tablo, make_user(), Role.VIEWER, added_by=owner)
+    db.session.commit()
+    task = db.session.scalar(select(Task))
+    if not path.startswith(("/signup", "/login")):
+        login_as(owner)
+    response = client.get(path.format(tablo=tablo.id, task=task.id))
+    assert response.status_code == 200
+    assert problems(response.text) == []
