@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
-from xtablo import create_app
 from xtablo.extensions import db as _db
 from xtablo.models import Role, Session, TabloInvitation, TabloInviteLink, TabloMember, Task
 

@@ -35,7 +35,7 @@ def test_creator_is_the_first_owner(db, owned):
 
 def test_add_an_existing_account_at_once(client, db, owned, make_user):
     _, tablo = owned
-    bob = make_user(name="Bob", email="bob@example.com")
+    make_user(name="Bob", email="bob@example.com")
     response = client.post(f"/tablos/{tablo.id}/members", data={"email": "BOB@example.com", "role": "editor"})
     assert response.status_code == 303
     assert roles(db, tablo)["bob@example.com"] == "editor"

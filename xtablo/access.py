@@ -38,17 +38,18 @@ def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
     return tablo
 
 
-def get_task_or_404(tablo: Tablo, task_id: int) -> Task:
-    """A task of `tablo` (already authorized); a task of another tablo is a 404."""
-    task = db.session.scalar(select(Task).where(Task.id == task_id, Task.tablo_id == tablo.id))
-    if task is None:
+def get_of_tablo_or_404(model, tablo: Tablo, row_id: int):
+    """The `model` row `row_id` of `tablo` (already authorized): a task, a member, an invitation
+    or a link. A row of another tablo is a 404, exactly like a missing one."""
+    row = db.session.scalar(select(model).where(model.id == row_id, model.tablo_id == tablo.id))
+    if row is None:
         abort(404)
-    return task
+    return row
+
+
+def get_task_or_404(tablo: Tablo, task_id: int) -> Task:
+    return get_of_tablo_or_404(Task, tablo, task_id)
 
 
 def get_member_or_404(tablo: Tablo, member_id: int) -> TabloMember:
-    """A membership of `tablo` (already authorized); one of another tablo is a 404."""
-    member = db.session.scalar(select(TabloMember).where(TabloMember.id == member_id, TabloMember.tablo_id == tablo.id))
-    if member is None:
-        abort(404)
-    return member
+    return get_of_tablo_or_404(TabloMember, tablo, member_id)

@@ -16,12 +16,12 @@ goes through the scoped loader, which reads the memberships each time.
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from xtablo.access import get_member_or_404, get_tablo_or_404
+from xtablo.access import get_member_or_404, get_of_tablo_or_404, get_tablo_or_404
 from xtablo.blueprints.members import bp
 from xtablo.blueprints.members.forms import AddMemberForm, InviteLinkForm, RoleForm
 from xtablo.blueprints.tablos.forms import ConfirmForm
@@ -144,9 +144,7 @@ def _remove(tablo, member: TabloMember):
 @bp.post("/tablos/<id:tablo_id>/invitations/<id:invitation_id>/delete")
 def cancel_invitation(tablo_id: int, invitation_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
-    invitation = db.session.scalar(select(TabloInvitation).where(TabloInvitation.id == invitation_id, TabloInvitation.tablo_id == tablo.id))
-    if invitation is None:
-        abort(404)
+    invitation = get_of_tablo_or_404(TabloInvitation, tablo, invitation_id)
     db.session.delete(invitation)
     db.session.commit()
     flash(_("Invitation for %(email)s cancelled.", email=invitation.email), "info")
@@ -169,9 +167,7 @@ def create_link(tablo_id: int):
 @bp.post("/tablos/<id:tablo_id>/links/<id:link_id>/revoke")
 def revoke_link(tablo_id: int, link_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
-    link = db.session.scalar(select(TabloInviteLink).where(TabloInviteLink.id == link_id, TabloInviteLink.tablo_id == tablo.id))
-    if link is None:
-        abort(404)
+    link = get_of_tablo_or_404(TabloInviteLink, tablo, link_id)
     link.revoke()
     db.session.commit()
     flash(_("The invitation link no longer works."), "info")
