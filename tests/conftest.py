@@ -263,6 +263,7 @@ def login_as(auth, make_user):
     return login
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # One browser and one live server per session: keep the browser tests on one xdist worker.
     for item in items:

@@ -1,5 +1,5 @@
-// Drag and drop on the board. Without JavaScript every card keeps its "Move…" form; with it,
-// SortableJS posts the same form fields (status, 1-based position) to the same endpoint, and
+// Drag and drop on the board. Without JavaScript each card's "Move…" link leads to the task's
+// "Move to…" form; with it, SortableJS posts the same form fields (status, 1-based position) to the same endpoint, and
 // htmx swaps in the board the server answers with, so the server's order is what you see.
 (function () {
   "use strict";
@@ -30,16 +30,12 @@
     });
   }
 
-  // SortableJS animates the cards with inline transform/transition styles, and while htmx settles
-  // a swap it copies each old element's attributes, "style" included, onto the new element with
-  // the same id: the CSP (style-src 'self') refuses that copy, a console error on every drop. The
-  // board has no inline style of its own, so the old one loses them before it is swapped out.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var target = event.detail.target;
-    if (!target || target.id !== "board") return;
-    target.querySelectorAll("[style]").forEach(function (element) {
-      element.removeAttribute("style");
-    });
+  // If the server refuses or fails a move, htmx swaps nothing and the cards would stay where the
+  // drag left them, an order the server never saved: fetch the board as the server has it.
+  document.addEventListener("htmx:responseError", function (event) {
+    var board = document.querySelector("#board .board");
+    if (!board || !/\/move$/.test(event.detail.pathInfo.requestPath)) return;
+    htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
   });
 
   document.addEventListener("DOMContentLoaded", function () {
