@@ -37,8 +37,8 @@ def new_email(name: str) -> str:
     return f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def sign_up(page: Page, name: str = "Ada") -> str:
-    email = new_email(name)
+def sign_up(page: Page, name: str = "Ada", email: str | None = None) -> str:
+    email = email or new_email(name)
     page.goto("/signup")
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Email").fill(email)

@@ -1,27 +1,15 @@
 """Sharing a tablo, in a real browser: the owner invites a second person by email, that person
 signs up with the address and finds the tablo in "My tablos" (issue 3)."""
 
-import re
 import uuid
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT, LiveServer
+from tests.browser.test_board_flow import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-PASSWORD = "correct horse battery"
-
-
-def sign_up(page: Page, name: str, email: str) -> None:
-    page.goto("/signup")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/tablos$"))
 
 
 def test_owner_invites_by_email_and_the_invitee_finds_the_tablo_after_signing_up(page: Page, browser: Browser, live_server: LiveServer) -> None:
