@@ -193,3 +193,25 @@ def test_a_worker_never_serves_a_stale_board(app, app_env, db, board):
             from xtablo.extensions import db as _db
 
             _db.engine.dispose()
+
+
+def test_a_move_waits_for_a_concurrent_move_and_builds_on_it(app, db, board):
+    """Deterministic interleaving: another request has moved C to the top and not committed yet
+    when Bob drags A to the bottom. Bob's move must wait, then start from C's new place; reading
+    the columns before the other commits would silently undo C's move."""
+    browser = app.test_client()
+    browser.post("/login", data={"email": board.created_by.email, "password": "correct horse battery"})
+    tablo_id = board.id
+    a, c = (db.session.scalar(select(Task).where(Task.title == t)) for t in ("A", "C"))
+    a_id = a.id
+
+    c.move("todo", 0)  # the other request: holds the board, C first, not committed
+    result = {}
+    bob = threading.Thread(target=lambda: result.update(
+        status=browser.post(f"/tablos/{tablo_id}/tasks/{a_id}/move", data={"status": "todo", "position": 3}).status_code))
+    bob.start()
+    bob.join(timeout=0.5)
+    db.session.commit()
+    bob.join(timeout=10)
+    assert result == {"status": 303}
+    assert column(db, board, "todo") == ["C", "B", "A"]
