@@ -1,6 +1,5 @@
 """Who may open a tablo, and as what: members, pending email invitations, invitation links."""
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xtablo.extensions import db
 from xtablo.models._types import UTCDateTime, utcnow
+from xtablo.models.session import hash_token
 from xtablo.models.tablo import Tablo
 from xtablo.models.user import User
 
@@ -142,10 +142,6 @@ class TabloInvitation(db.Model):
         return len(invitations)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class TabloInviteLink(db.Model):
     """A shareable link that makes whoever opens it (signed in) a member with `role`."""
 
@@ -195,7 +191,7 @@ class TabloInviteLink(db.Model):
 
     def accept(self, user: User) -> TabloMember | None:
         """Make `user` a member; None if they already were (their role is kept)."""
-        existing = db.session.scalar(select(TabloMember).where(TabloMember.tablo_id == self.tablo_id, TabloMember.user_id == user.id))
-        if existing is not None:
+        try:
+            return TabloMember.add(self.tablo, user, self.role, added_by=None)
+        except MembershipError:
             return None
-        return TabloMember.add(self.tablo, user, self.role, added_by=None)

@@ -20,6 +20,7 @@ from flask import abort, flash, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from xtablo.access import get_member_or_404, get_of_tablo_or_404, get_tablo_or_404
 from xtablo.blueprints.members import bp
@@ -82,6 +83,9 @@ def add(tablo_id: int):
         except MembershipError as error:
             db.session.rollback()
             form.email.errors.append(str(error))
+        except IntegrityError:  # the same person added by another request a moment ago
+            db.session.rollback()
+            form.email.errors.append(_("%(email)s was just added by someone else.", email=email))
         else:
             db.session.commit()
             flash(message, "info")
@@ -182,8 +186,12 @@ def join(token: str):
         return render_template("members/join.html", link=None), 410 if link else 404
     form = ConfirmForm()
     if form.validate_on_submit():
-        member = link.accept(current_user)
-        db.session.commit()
+        try:
+            member = link.accept(current_user)
+            db.session.commit()
+        except IntegrityError:  # a double click: the first request made the membership
+            db.session.rollback()
+            member = None
         if member is None:
             flash(_("You were already a member of “%(title)s”.", title=link.tablo.title), "info")
         else:
