@@ -78,10 +78,6 @@ class TestingConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False  # see test_security.py for the CSRF checks, with it on
 
-    def __init__(self, env):
-        super().__init__(env)
-        if env.get("RATELIMIT_KEY_PREFIX"):
-            self.RATELIMIT_STORAGE_OPTIONS = {"key_prefix": env["RATELIMIT_KEY_PREFIX"]}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

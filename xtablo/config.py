@@ -56,11 +56,25 @@ class Config:
         self.ENV = env.get("XTABLO_ENV", "local")
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or default_database_url()
         self.REDIS_URL = env.get("REDIS_URL") or None
-        # Failed sign-ins are limited in a storage every worker shares: Redis when configured,
-        # else the application's own database (xtablo/ratelimit.py).
+        # Seconds a Redis call may take before it counts as down (connect and each command).
+        self.REDIS_TIMEOUT = float(env.get("REDIS_TIMEOUT", 0.5))
+        # Password attempts are counted in a storage every worker shares: Redis when configured,
+        # else the application's own database (xtablo/ratelimit.py), which is also the fallback
+        # when Redis does not answer (xtablo/blueprints/auth/throttle.py).
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "xtablo-sql://"
-        self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+        if self.REDIS_URL:
+            self.RATELIMIT_STORAGE_OPTIONS = {
+                "wrap_exceptions": True,
+                "socket_timeout": self.REDIS_TIMEOUT,
+                "socket_connect_timeout": self.REDIS_TIMEOUT,
+            }
+            if env.get("RATELIMIT_KEY_PREFIX"):
+                self.RATELIMIT_STORAGE_OPTIONS["key_prefix"] = env["RATELIMIT_KEY_PREFIX"]
+        self.SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP = env.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
         self.SIGN_IN_LIMIT_PER_IP = env.get("SIGN_IN_LIMIT_PER_IP", "30 per 15 minutes")
+        self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "30 per hour")
+        self.SIGN_IN_LIMIT_PER_DEVICE = env.get("SIGN_IN_LIMIT_PER_DEVICE", "10 per 15 minutes")
+        self.PASSWORD_CHANGE_LIMIT = env.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
         self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME

@@ -1,23 +1,32 @@
-"""How xtablo talks to SQLite, so that several gunicorn workers can write to one file.
+"""How xtablo talks to its database: SQLite rules for several workers, timeouts for PostgreSQL.
 
-Every SQLite connection enforces foreign keys (later features rely on ON DELETE SET NULL), uses
-WAL so readers never block the writer, and waits up to BUSY_TIMEOUT_MS for a lock. A transaction
-that will write begins IMMEDIATE: it takes the write lock up front, where the busy timeout
-applies, instead of upgrading a read lock later, where SQLite fails at once with "database is
-locked". Requests with a safe method (GET, HEAD, OPTIONS) begin deferred so pages read
-concurrently; everything else (forms, the CLI, migrations) begins IMMEDIATE. Code that must
-write during a safe request opens its own short transaction with `write_connection()`.
+SQLite. Every connection waits up to BUSY_TIMEOUT_MS for a lock (set first, so that even the
+connection's own set-up waits rather than failing with "database is locked"), enforces foreign
+keys (later features rely on ON DELETE SET NULL) and uses WAL so readers never block the writer.
+A transaction that will write begins IMMEDIATE: it takes the write lock up front, where the busy
+timeout applies, instead of upgrading a read lock later, where SQLite fails at once.
 
-SQLite calls block the gevent worker's event loop, so transactions stay short: one per request,
-no network I/O while one is open.
+Which transactions write:
+- in a request with an unsafe method (POST...), the transactions up to its first commit: the
+  verb's. Reads after that commit (the htmx partial a post answers with) begin deferred again;
+- in a safe request (GET...), none, unless the view is marked with `@writes` (a GET that must
+  write, such as an OAuth callback). A short write of its own inside a read request uses
+  `write_connection()`;
+- outside requests (the CLI, migrations, tests' own set-up), all of them.
+
+A write transaction holds SQLite's single write lock, so nothing slow happens inside one: a view
+ends its transaction (`end_transaction()`) before a network call (Redis, SMTP, an OAuth provider)
+or an argon2 hash, and opens a new one afterwards.
 """
 
 import sqlite3
 from contextlib import contextmanager
+from functools import wraps
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session as OrmSession
 
 BUSY_TIMEOUT_MS = 5000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -30,9 +39,11 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event below issue BEGIN instead of the sqlite3 module.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First: switching to WAL takes a lock, and without a busy timeout a new connection opened
+    # while another one writes would fail at once.
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
@@ -41,14 +52,43 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 def _begin_sqlite(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if _will_write(conn) else "BEGIN")
-
-
-def _will_write(conn: Connection) -> bool:
     explicit = conn.get_execution_options().get("xtablo_write")
-    if explicit is not None:
-        return explicit
-    return not (has_request_context() and request.method in SAFE_METHODS)
+    will_write = request_writes() if explicit is None else explicit
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if will_write else "BEGIN")
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _reads_after_commit(_session) -> None:
+    if has_request_context():
+        g.xtablo_committed = True
+
+
+def request_writes() -> bool:
+    """Whether the request's next transaction begins as a write (see the module docstring)."""
+    if not has_request_context():
+        return True
+    if g.get("xtablo_committed"):
+        return False
+    return request.method not in SAFE_METHODS or g.get("xtablo_writes", False)
+
+
+def writes(view):
+    """Mark a view whose safe-method requests write (their first transaction begins IMMEDIATE)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.xtablo_writes = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def end_transaction() -> None:
+    """End the request's transaction, keeping nothing of it: call before a network call or slow
+    work, never with changes of the request's own still to commit."""
+    from xtablo.extensions import db
+
+    db.session.rollback()
 
 
 @contextmanager

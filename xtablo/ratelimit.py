@@ -9,6 +9,7 @@ Each call is its own short transaction (IMMEDIATE on SQLite, see database.py), a
 request's, so a refused sign-in is still counted when the request's transaction rolls back.
 """
 
+import hashlib
 import time
 
 from sqlalchemy import Float, String, case, delete, select
@@ -32,6 +33,15 @@ class RateLimitCounter(db.Model):
 
 
 _table = RateLimitCounter.__table__
+KEY_MAX = 255
+
+
+def _fit(key: str) -> str:
+    """The key as stored: a key too long for the column keeps its start and ends in a hash of
+    the whole, so that any key (an email of 254 characters, an IPv6 address) is counted."""
+    if len(key) <= KEY_MAX:
+        return key
+    return f"{key[:KEY_MAX - 65]}#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class DatabaseStorage(Storage):
@@ -49,7 +59,7 @@ class DatabaseStorage(Storage):
         engine = db.engine
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         expired = _table.c.expires_at <= now
-        stmt = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
+        stmt = insert(_table).values(key=_fit(key), count=amount, expires_at=now + expiry)
         stmt = stmt.on_conflict_do_update(
             index_elements=[_table.c.key],
             set_={
@@ -63,7 +73,7 @@ class DatabaseStorage(Storage):
     def _row(self, key: str):
         with read_connection(db.engine) as conn:
             return conn.execute(
-                select(_table.c.count, _table.c.expires_at).where(_table.c.key == key, _table.c.expires_at > time.time())
+                select(_table.c.count, _table.c.expires_at).where(_table.c.key == _fit(key), _table.c.expires_at > time.time())
             ).first()
 
     def get(self, key: str) -> int:
@@ -88,7 +98,7 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         with write_connection(db.engine) as conn:
-            conn.execute(delete(_table).where(_table.c.key == key))
+            conn.execute(delete(_table).where(_table.c.key == _fit(key)))
 
     def prune(self) -> int:
         with write_connection(db.engine) as conn:

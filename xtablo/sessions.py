@@ -14,7 +14,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from xtablo.database import SAFE_METHODS, write_connection
+from xtablo.database import request_writes, write_connection
 from xtablo.extensions import db, login_manager
 from xtablo.models import Session, TabloInvitation, User
 from xtablo.models._types import utcnow
@@ -70,11 +70,12 @@ def load_user(token: str) -> User | None:
 
 
 def _touch(row: Session, now) -> None:
-    if request.method in SAFE_METHODS:
+    if not request_writes():
         # A page view reads in a deferred transaction; the refresh gets its own short one.
         with write_connection(db.engine) as conn:
             conn.execute(update(Session).where(Session.id == row.id).values(last_seen_at=now))
         set_committed_value(row, "last_seen_at", now)
     else:
-        # A form post already holds the write lock: the refresh rides along with its commit.
+        # A form post already holds the write lock: the refresh rides along with its commit (or
+        # is dropped with it when the post ends its transaction before slow work: no matter).
         row.last_seen_at = now

@@ -52,8 +52,10 @@ class User(UserMixin, db.Model):
         return bool(db.session.scalar(select(func.count()).select_from(cls).where(cls.email == normalize_email(email))))
 
     @classmethod
-    def create(cls, *, name: str, email: str, password: str | None) -> "User":
-        user = cls(name=name.strip(), email=normalize_email(email))
+    def create(cls, *, name: str, email: str, password: str | None = None, password_hash: str | None = None) -> "User":
+        """A new account; give `password_hash` (see `hash_password`) when the hash was computed
+        outside the transaction, as views do."""
+        user = cls(name=name.strip(), email=normalize_email(email), password_hash=password_hash)
         if password is not None:
             user.set_password(password)
         db.session.add(user)
@@ -61,7 +63,7 @@ class User(UserMixin, db.Model):
         return user
 
     def set_password(self, password: str) -> None:
-        self.password_hash = password_hasher.hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         if not verify_password(self.password_hash, password):
@@ -78,6 +80,10 @@ class User(UserMixin, db.Model):
         # Flask-Login keeps this in the signed cookie: it is the server-side session's token, so
         # the sessions table, not the cookie, decides who is signed in (see xtablo/sessions.py).
         return self.current_session_token
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from xtablo.blueprints.auth import bp, throttle
+from xtablo.database import end_transaction
 from xtablo.blueprints.auth.forms import LoginForm, PasswordChangeForm, SignupForm
 from xtablo.extensions import db
 from xtablo.models import Session, User
-from xtablo.models.user import normalize_email, verify_password
+from xtablo.models.user import hash_password, normalize_email, verify_password
 from xtablo.sessions import end_session, start_session
 
 
@@ -29,6 +30,8 @@ def safe_next(target: str | None) -> str:
     """Where to go after signing in: only a path on this site, never another host."""
     default = url_for("tablos.index")
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ch.isspace() or not ch.isprintable() for ch in target):  # CR/LF, NUL, tabs...
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -42,8 +45,10 @@ def signup():
         return redirect(url_for("tablos.index"))
     form = SignupForm()
     if form.validate_on_submit():
+        end_transaction()  # argon2 runs outside any transaction
+        password_hash = hash_password(form.password.data)
         try:
-            user = User.create(name=form.name.data, email=form.email.data, password=form.password.data)
+            user = User.create(name=form.name.data, email=form.email.data, password_hash=password_hash)
             start_session(user)
             db.session.commit()
         except IntegrityError:  # the same email signed up a moment ago
@@ -60,29 +65,26 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(next_url))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        email = normalize_email(form.email.data)
-        if throttle.is_blocked(email):
-            flash(_("Too many failed sign-ins for this account or from this network. Wait 15 minutes, then try again."), "error")
-            return render_template("auth/login.html", form=form, next=next_url), 429
-        user = User.by_email(email)
-        password_hash = user.password_hash if user else None
-        # argon2 takes a tenth of a second on purpose: end the transaction first, so that on
-        # SQLite a flood of sign-ins never holds the write lock while it works.
-        db.session.rollback()
-        if verify_password(password_hash, form.password.data):
-            user.upgrade_password_hash(form.password.data)
-            start_session(user)
-            db.session.commit()
-            throttle.forget_failures(email)
-            return redirect(safe_next(next_url), 303)
-        throttle.record_failure(email)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next=next_url), 422 if form.errors else 200
+    email = normalize_email(form.email.data)
+    counters = throttle.sign_in_counters(email)
+    if not throttle.reserve(counters):
+        flash(_("Too many failed sign-ins for this account or from this network. Wait 15 minutes, then try again."), "error")
+        return render_template("auth/login.html", form=form, next=next_url), 429
+    user = User.by_email(email)
+    password_hash = user.password_hash if user else None
+    # argon2 takes a tenth of a second on purpose: end the transaction first, so that on SQLite
+    # a flood of sign-ins never holds the write lock while it works.
+    end_transaction()
+    if not verify_password(password_hash, form.password.data):
         flash(_("Wrong email or password."), "error")
-        status = 422
-    elif form.errors:
-        status = 422
-    return render_template("auth/login.html", form=form, next=next_url), status
+        return render_template("auth/login.html", form=form, next=next_url), 422
+    user.upgrade_password_hash(form.password.data)
+    start_session(user)
+    db.session.commit()
+    throttle.release(counters)
+    return throttle.remember_device(redirect(safe_next(next_url), 303), email)
 
 
 @bp.post("/logout")
@@ -127,10 +129,18 @@ def revoke_other_sessions():
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        if current_user.check_password(form.current_password.data):
-            current_user.set_password(form.new_password.data)
+        counters = throttle.password_change_counters(current_user.id)
+        if not throttle.reserve(counters):
+            form.current_password.errors.append(_("Too many wrong passwords. Wait 15 minutes, then try again."))
+            return render_template("auth/password.html", form=form), 429
+        # Both hashes run outside any transaction (on SQLite it would hold the write lock).
+        password_hash = current_user.password_hash
+        end_transaction()
+        if verify_password(password_hash, form.current_password.data):
+            current_user.password_hash = hash_password(form.new_password.data)
             Session.revoke_all(current_user, except_session=current_user.current_session)
             db.session.commit()
+            throttle.release(counters)
             flash(_("Password changed. Every other browser is signed out."), "info")
             return redirect(url_for("auth.sessions"), 303)
         form.current_password.errors.append(_("This is not your current password."))
