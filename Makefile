@@ -31,15 +31,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test services chromium
 	$(BIN)/pytest -n auto --dist loadgroup
 
+# scripts/test-services.sh: installs (as root, with apt-get) and starts what the suite needs
+# outside Python, or says in one line what to install; a quick check when all is there.
 services:
-	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
-	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
-	  echo "PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not answering" >&2; exit 1
+	@scripts/test-services.sh postgresql redis chromium
 
 chromium:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	  || { echo "Debian's chromium is needed for the browser tests: apt-get install chromium" >&2; exit 1; }
+	@scripts/test-services.sh chromium
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/board.py
