@@ -109,6 +109,10 @@ def run_migrations_online():
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        else:
+            # The app's statement timeout (DATABASE_STATEMENT_TIMEOUT) is for requests; a
+            # migration of a large table may rightly take longer.
+            connection.connection.driver_connection.execute("SET statement_timeout = 0")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -1,8 +1,10 @@
 """xtablo: a collaborative project workspace for small teams."""
 
 from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.routing import IntegerConverter
 
 from xtablo import database  # noqa: F401  (registers the SQLite connection rules)
@@ -34,6 +36,13 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = None
     login_manager.session_protection = None  # the sessions table is the authority, not the IP
     from xtablo import sessions  # noqa: F401  (registers the user loader)
+
+    # Flask-Login's context processor loads the user (a query) for every template; ours hands
+    # templates the lazy proxy, so a page that does not show the user (an error page while the
+    # database is down) never loads it.
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if p.__name__ != "_user_context_processor"]
+    app.context_processor(lambda: {"current_user": current_user})
 
     from xtablo.web import security
 
@@ -67,6 +76,11 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """Error pages in the app's own layout that touch neither the database nor the session: they
+    still render when the database is down, and a refused cross-site post (whose request came
+    without the session cookie) does not answer with a fresh cookie that would replace the
+    visitor's signed-in one."""
+
     def error_page(status: int, title: str, message: str):
         return render_template("error.html", status=status, title=title, message=message), status
 
@@ -94,7 +108,24 @@ def register_error_handlers(app: Flask) -> None:
     def too_large(error):
         return error_page(413, _("Too large"), _("What you sent is too large."))
 
+    @app.errorhandler(429)
+    def too_many(error):
+        return error_page(429, _("Too many requests"), _("Wait a minute, then try again."))
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        app.logger.warning("database unavailable: %s", error.orig if error.orig is not None else error)
+        _forget_transaction()
+        return error_page(503, _("Try again in a minute"), _("xtablo cannot reach its database right now, or it is too busy to answer. Nothing was changed; please try again in a minute."))
+
     @app.errorhandler(500)
     def internal_error(error):
-        db.session.rollback()
+        _forget_transaction()
         return error_page(500, _("Something went wrong"), _("The error was logged. Please try again."))
+
+
+def _forget_transaction() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool will replace it  # noqa: BLE001
+        db.session.close()

@@ -30,10 +30,21 @@ def persistent_secret_key() -> str:
     return key
 
 
+def engine_options(url: str, connect_timeout: float, statement_timeout: float) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": statement_timeout}  # sqlite3's busy timeout
+    elif url.startswith("postgresql"):
+        options["connect_args"] = {
+            "connect_timeout": max(1, round(connect_timeout)),
+            "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
+        }
+    return options
+
+
 class Config:
     """Settings for a running xtablo, read from the environment when instantiated."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SESSION_COOKIE_NAME = "xtablo_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -55,6 +66,14 @@ class Config:
         env = os.environ if env is None else env
         self.ENV = env.get("XTABLO_ENV", "local")
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or default_database_url()
+        # How long a request may wait for the database before it answers "try again" (503):
+        # to connect (PostgreSQL), and for one statement to run or to get its lock (PostgreSQL's
+        # statement_timeout, SQLite's busy timeout).
+        self.DATABASE_CONNECT_TIMEOUT = float(env.get("DATABASE_CONNECT_TIMEOUT", 5))
+        self.DATABASE_STATEMENT_TIMEOUT = float(env.get("DATABASE_STATEMENT_TIMEOUT", 10))
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI, self.DATABASE_CONNECT_TIMEOUT, self.DATABASE_STATEMENT_TIMEOUT
+        )
         self.REDIS_URL = env.get("REDIS_URL") or None
         # Seconds a Redis call may take before it counts as down (connect and each command).
         self.REDIS_TIMEOUT = float(env.get("REDIS_TIMEOUT", 0.5))

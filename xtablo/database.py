@@ -1,8 +1,10 @@
-"""How xtablo talks to its database: SQLite rules for several workers, timeouts for PostgreSQL.
+"""How xtablo talks to its database: SQLite's rules for several workers, and when to write.
 
-SQLite. Every connection waits up to BUSY_TIMEOUT_MS for a lock (set first, so that even the
-connection's own set-up waits rather than failing with "database is locked"), enforces foreign
-keys (later features rely on ON DELETE SET NULL) and uses WAL so readers never block the writer.
+PostgreSQL's connect and statement timeouts are set in config.py (`engine_options`).
+
+SQLite. Every connection waits up to DATABASE_STATEMENT_TIMEOUT for a lock (from the moment it
+opens, so that even its own set-up waits rather than failing with "database is locked"), enforces
+foreign keys (later features rely on ON DELETE SET NULL) and uses WAL so readers never block the writer.
 A transaction that will write begins IMMEDIATE: it takes the write lock up front, where the busy
 timeout applies, instead of upgrading a read lock later, where SQLite fails at once.
 
@@ -28,7 +30,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
 
-BUSY_TIMEOUT_MS = 5000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -39,9 +40,9 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event below issue BEGIN instead of the sqlite3 module.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # First: switching to WAL takes a lock, and without a busy timeout a new connection opened
-    # while another one writes would fail at once.
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # The busy timeout comes with the connection (DATABASE_STATEMENT_TIMEOUT, sqlite3's
+    # `timeout`), so it already applies here: switching to WAL takes a lock, and without it a
+    # connection opened while another one writes would fail at once.
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
