@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from xtablo.forms import Form
 from xtablo.models.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
 
 
@@ -29,7 +29,7 @@ def confirm_field(other: str):
     )
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"})
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()], render_kw={"autocomplete": "email"})
     password = new_password_field(_l("Password"))
@@ -40,7 +40,7 @@ class SignupForm(FlaskForm):
             raise ValidationError(_l("An account already uses this email. Sign in instead."))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "username"})
     password = PasswordField(
         _l("Password"),
@@ -49,7 +49,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],

@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from xtablo.forms import Form
 from xtablo.models import COLORS, Status
 from xtablo.models.task import STATUS_LABELS
 
@@ -32,20 +32,20 @@ def status_field(**kwargs):
                        validators=[InputRequired()], default=Status.TODO.value, **kwargs)
 
 
-class TabloForm(FlaskForm):
+class TabloForm(Form):
     title = title_field(_l("Title"))
     description = description_field(_l("Description (optional)"))
     color = RadioField(_l("Colour"), choices=[SelectChoice(c, COLOR_LABELS[c]) for c in COLORS], default="blue", validators=[InputRequired()])
 
 
-class TaskForm(FlaskForm):
+class TaskForm(Form):
     title = title_field(_l("Task"))
     description = description_field(_l("Notes (optional)"))
     due_date = DateField(_l("Due date (optional)"), validators=[Optional()])
     status = status_field()
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     """Posted by the task page's form and by drag and drop alike (fields `status`, `position`).
     Its ids differ from the edit form's, which shares the task page."""
 
@@ -59,5 +59,5 @@ class MoveForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that only carries the CSRF token (deletes, sign-out)."""
