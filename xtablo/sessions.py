@@ -2,15 +2,28 @@
 
 `start_session(user)` is the only way in (password sign-in and, later, Google and Apple call it).
 The browser's signed cookie carries a random token; the table keeps its hash. Flask-Login loads
-the user through that row on every request, so deleting the row signs the browser out at its
-next request. A session ends after SESSION_IDLE_TIMEOUT without requests or SESSION_LIFETIME
-after sign-in, whichever comes first.
+the user through that row on every request, so ending or deleting the row signs the browser out
+at its next request. A session ends after SESSION_IDLE_TIMEOUT without requests or
+SESSION_LIFETIME after sign-in, whichever comes first.
+
+How a session ends, and what its browser is told:
+- Signing out (this browser) deletes the row: the person knows.
+- Signed out from elsewhere (a password change, "Revoke", "Sign out all other browsers", the
+  operator's `users set-password`) keeps the row as a tombstone: `ended_at` and `end_reason` are
+  set. When that browser comes back, `load_user` finds the tombstone, signs it out, forgets the
+  token and flashes why; Flask-Login's redirect (or HX-Redirect for htmx) takes it to the sign-in
+  page, which shows the sentence once. The sessions page and `load_user` never take a tombstone
+  for a signed-in browser. `flask sessions prune` deletes tombstones with the expired sessions:
+  once a session would have expired anyway, there is nothing left to explain.
+- A password change also rotates the session of the browser that made it: every row of the user
+  ends, and that browser gets a new row and token, so a stolen copy of its cookie dies too.
 """
 
 from datetime import timedelta
 
-from flask import current_app, request, session
-from flask_login import login_user, logout_user
+from flask import current_app, flash, redirect, request, session
+from flask_babel import gettext as _
+from flask_login import login_url, login_user, logout_user
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,6 +31,8 @@ from xtablo.database import SAFE_METHODS, write_connection
 from xtablo.extensions import db, login_manager
 from xtablo.models import Session, TabloInvitation, User
 from xtablo.models._types import utcnow
+from xtablo.models.session import EndReason
+from xtablo.web import htmx
 
 # last_seen_at is refreshed at most this often: the idle timeout is counted in days, and a write
 # per page view would serialize SQLite writers for nothing.
@@ -58,6 +73,9 @@ def load_user(token: str) -> User | None:
     row = Session.by_token(token)
     if row is None:
         return None
+    if row.is_ended:
+        _tell_why_signed_out(row)
+        return None
     now = utcnow()
     config = current_app.config
     if row.is_expired(idle_timeout=config["SESSION_IDLE_TIMEOUT"], lifetime=config["SESSION_LIFETIME"], now=now):
@@ -69,6 +87,27 @@ def load_user(token: str) -> User | None:
     return user
 
 
+def _tell_why_signed_out(row: Session) -> None:
+    """Flash why this browser was signed out, once: the cookie forgets the dead token, so the
+    next request finds no session at all. Only Flask-Login's keys go: the CSRF token stays, in
+    case this request already rendered it."""
+    for key in ("_user_id", "_fresh", "_id"):
+        session.pop(key, None)
+    if row.end_reason == EndReason.PASSWORD_CHANGED:
+        flash(_("Your password was changed, so this browser was signed out. Sign in with the new password."), "info")
+    else:
+        flash(_("This browser was signed out from another one."), "info")
+
+
+@login_manager.unauthorized_handler
+def sign_in_first():
+    """To the sign-in page, which comes back here after. An htmx request leaves the page it
+    was made from: the whole page goes to sign-in and comes back to that page."""
+    if htmx.is_htmx():
+        return "", 401, {"HX-Redirect": login_url(login_manager.login_view, next_url=htmx.current_url() or request.url)}
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+
 def _touch(row: Session, now) -> None:
     if request.method in SAFE_METHODS:
         # A page view reads in a deferred transaction; the refresh gets its own short one.
@@ -78,3 +117,4 @@ def _touch(row: Session, now) -> None:
     else:
         # A form post already holds the write lock: the refresh rides along with its commit.
         row.last_seen_at = now
+

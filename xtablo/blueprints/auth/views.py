@@ -6,7 +6,8 @@
 /account/sessions    GET         the browsers signed in to this account
 /account/sessions/<id>/revoke   POST   sign one of them out
 /account/sessions/revoke-others POST   sign out every browser but this one
-/account/password    GET, POST   change the password (signs out every other browser)
+/account/password    GET, POST   change the password (signs out every other browser, and this
+                                 one gets a new session)
 """
 
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import LoginForm, PasswordChangeForm, SignupForm
 from xtablo.extensions import db
 from xtablo.models import Session, User
+from xtablo.models.session import EndReason
 from xtablo.models.user import normalize_email, verify_password
 from xtablo.sessions import end_session, start_session
 
@@ -107,7 +109,7 @@ def revoke_session(session_id: int):
         abort(404)
     if row.id == current_user.current_session.id:
         return logout()
-    db.session.delete(row)
+    row.revoke(EndReason.REVOKED)  # already revoked (a second click): nothing changes
     db.session.commit()
     flash(_("That browser is signed out."), "info")
     return redirect(url_for("auth.sessions"), 303)
@@ -116,7 +118,7 @@ def revoke_session(session_id: int):
 @bp.post("/account/sessions/revoke-others")
 @login_required
 def revoke_other_sessions():
-    count = Session.revoke_all(current_user, except_session=current_user.current_session)
+    count = Session.revoke_all(current_user, reason=EndReason.REVOKED, except_session=current_user.current_session)
     db.session.commit()
     flash(_("Signed out %(count)d other browser(s).", count=count), "info")
     return redirect(url_for("auth.sessions"), 303)
@@ -128,8 +130,12 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         if current_user.check_password(form.current_password.data):
-            current_user.set_password(form.new_password.data)
-            Session.revoke_all(current_user, except_session=current_user.current_session)
+            user = current_user._get_current_object()
+            user.set_password(form.new_password.data)
+            # Every session ends, this one too: a copy of this browser's cookie dies with the old
+            # password, and this browser goes on with a new session (and a new token).
+            Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+            start_session(user)
             db.session.commit()
             flash(_("Password changed. Every other browser is signed out."), "info")
             return redirect(url_for("auth.sessions"), 303)
