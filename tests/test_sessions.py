@@ -138,6 +138,34 @@ def test_revoking_a_browser_twice_is_not_an_error(db, make_user, browser):
     assert "That browser is signed out." in mine.get(second.headers["Location"]).text
 
 
+def test_sessions_page_names_browsers_and_shows_readable_times(app, db, make_user, browser):
+    user = make_user()
+    mine = browser(user, CHROME_ON_WINDOWS)
+    for user_agent in (FIREFOX_ON_LINUX, SAFARI_ON_IPHONE, GARBAGE, ""):
+        browser(user, user_agent)
+    browser(make_user(), FIREFOX_ON_LINUX)  # someone else's: not listed
+    db.session.rollback()
+    signed_in = (utcnow() - timedelta(days=2)).replace(second=0, microsecond=0)
+    db.session.execute(update(Session).where(Session.user_agent == SAFARI_ON_IPHONE)
+                       .values(created_at=signed_in, last_seen_at=utcnow() - timedelta(hours=3)))
+    db.session.commit()
+
+    page = mine.get("/account/sessions").text
+
+    for name in ("Chrome on Windows", "Firefox on Linux", "Safari on iPhone"):
+        assert page.count(f"<strong>{name}</strong>") == 1, name
+    assert page.count("<strong>Unknown browser</strong>") == 2
+    # The raw string is there for the curious, escaped.
+    assert "&lt;script&gt;alert(&#34;ua&#34;)&lt;/script&gt; &amp; Co" in page
+    assert '<script>alert("ua")' not in page
+    assert SAFARI_ON_IPHONE in page
+    # Times read like a person's: "26 Nov 2026, 14:05 UTC", "3 hours ago", "just now".
+    assert f"signed in <time datetime=\"{signed_in.isoformat()}\">{signed_in.day} {signed_in:%b %Y, %H:%M} UTC</time>" in page
+    assert "last active 3 hours ago" in page
+    assert page.count("active just now") == 4
+    assert "Times are in UTC." in page
+
+
 def test_prune_deletes_tombstones_once_their_session_would_have_expired(app, db, make_user, browser, runner):
     user = make_user()
     mine = browser(user)

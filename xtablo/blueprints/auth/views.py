@@ -22,9 +22,10 @@ from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import LoginForm, PasswordChangeForm, SignupForm
 from xtablo.extensions import db
 from xtablo.models import Session, User
+from xtablo.models._types import utcnow
 from xtablo.models.session import EndReason
 from xtablo.models.user import normalize_email, verify_password
-from xtablo.sessions import end_session, start_session
+from xtablo.sessions import TOUCH_EVERY, browser_name, end_session, start_session
 
 
 def safe_next(target: str | None) -> str:
@@ -98,7 +99,10 @@ def logout():
 @bp.get("/account/sessions")
 @login_required
 def sessions():
-    return render_template("auth/sessions.html", sessions=Session.of_user(current_user), current=current_user.current_session)
+    return render_template(
+        "auth/sessions.html", sessions=Session.of_user(current_user), current=current_user.current_session,
+        browser_name=browser_name, now=utcnow(), touch_every=TOUCH_EVERY,
+    )
 
 
 @bp.post("/account/sessions/<id:session_id>/revoke")
