@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xtablo.extensions import db
 from xtablo.models import Session, Status, Tablo, Task, User
+from xtablo.models.session import EndReason
 from xtablo.models.user import MIN_PASSWORD_LENGTH
 
 users = AppGroup("users", help="Manage accounts.")
@@ -50,14 +51,15 @@ def set_password(email: str, password: str) -> None:
     if user is None:
         raise click.ClickException(f"no account uses {email.strip().lower()}")
     user.set_password(password)
-    revoked = Session.revoke_all(user)
+    revoked = Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
     db.session.commit()
     click.echo(f"Password set for <{user.email}>; {revoked} session(s) signed out.")
 
 
 @sessions.command("prune")
 def prune_sessions() -> None:
-    """Delete sessions past their idle timeout or absolute lifetime, and stale rate-limit counters."""
+    """Delete sessions past their idle timeout or absolute lifetime (signed-out ones kept to tell
+    their browser why included), and stale rate-limit counters."""
     from xtablo.ratelimit import DatabaseStorage
 
     count = Session.prune(idle_timeout=current_app.config["SESSION_IDLE_TIMEOUT"], lifetime=current_app.config["SESSION_LIFETIME"])

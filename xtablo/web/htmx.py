@@ -16,3 +16,8 @@ def see_other(url: str):
     if is_htmx():
         return "", 204, {"HX-Redirect": url}
     return redirect(url, 303)
+
+
+def current_url() -> str | None:
+    """The address of the page an htmx request was made from (the page, not the partial)."""
+    return request.headers.get("HX-Current-URL") if is_htmx() else None

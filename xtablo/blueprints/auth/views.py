@@ -6,7 +6,8 @@
 /account/sessions    GET         the browsers signed in to this account
 /account/sessions/<id>/revoke   POST   sign one of them out
 /account/sessions/revoke-others POST   sign out every browser but this one
-/account/password    GET, POST   change the password (signs out every other browser)
+/account/password    GET, POST   change the password (signs out every other browser, and this
+                                 one gets a new session)
 """
 
 from urllib.parse import urlsplit
@@ -18,12 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from xtablo.blueprints.auth import bp, throttle
-from xtablo.database import end_transaction
 from xtablo.blueprints.auth.forms import LoginForm, PasswordChangeForm, SignupForm
+from xtablo.database import end_transaction
 from xtablo.extensions import db
 from xtablo.models import Session, User
+from xtablo.models._types import utcnow
+from xtablo.models.session import EndReason
 from xtablo.models.user import hash_password, normalize_email, verify_password
-from xtablo.sessions import end_session, start_session
+from xtablo.sessions import TOUCH_EVERY, browser_name, end_session, start_session
 
 
 def safe_next(target: str | None) -> str:
@@ -98,7 +101,10 @@ def logout():
 @bp.get("/account/sessions")
 @login_required
 def sessions():
-    return render_template("auth/sessions.html", sessions=Session.of_user(current_user), current=current_user.current_session)
+    return render_template(
+        "auth/sessions.html", sessions=Session.of_user(current_user), current=current_user.current_session,
+        browser_name=browser_name, now=utcnow(), touch_every=TOUCH_EVERY,
+    )
 
 
 @bp.post("/account/sessions/<id:session_id>/revoke")
@@ -109,7 +115,7 @@ def revoke_session(session_id: int):
         abort(404)
     if row.id == current_user.current_session.id:
         return logout()
-    db.session.delete(row)
+    row.revoke(EndReason.REVOKED)  # already revoked (a second click): nothing changes
     db.session.commit()
     flash(_("That browser is signed out."), "info")
     return redirect(url_for("auth.sessions"), 303)
@@ -118,7 +124,7 @@ def revoke_session(session_id: int):
 @bp.post("/account/sessions/revoke-others")
 @login_required
 def revoke_other_sessions():
-    count = Session.revoke_all(current_user, except_session=current_user.current_session)
+    count = Session.revoke_all(current_user, reason=EndReason.REVOKED, except_session=current_user.current_session)
     db.session.commit()
     flash(_("Signed out %(count)d other browser(s).", count=count), "info")
     return redirect(url_for("auth.sessions"), 303)
@@ -137,8 +143,12 @@ def change_password():
         password_hash = current_user.password_hash
         end_transaction()
         if verify_password(password_hash, form.current_password.data):
-            current_user.password_hash = hash_password(form.new_password.data)
-            Session.revoke_all(current_user, except_session=current_user.current_session)
+            user = current_user._get_current_object()
+            user.password_hash = hash_password(form.new_password.data)
+            # Every session ends, this one too: a copy of this browser's cookie dies with the old
+            # password, and this browser goes on with a new session (and a new token).
+            Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+            start_session(user)
             db.session.commit()
             throttle.release(counters)
             flash(_("Password changed. Every other browser is signed out."), "info")
