@@ -13,6 +13,12 @@
       Sortable.create(list, {
         group: "tasks",
         animation: 120,
+        // On a touchscreen a finger that lands on a card and moves at once is scrolling the page:
+        // only a finger that rests on a card for a moment picks it up (moving less than 5 px
+        // meanwhile: a resting finger trembles). The mouse drags at once.
+        delay: 200,
+        delayOnTouchOnly: true,
+        touchStartThreshold: 5,
         filter: "details, summary, input, select, button",
         preventOnFilter: false,
         onEnd: function (event) {

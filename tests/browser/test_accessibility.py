@@ -1,0 +1,157 @@
+"""axe-core checks the main pages in a real browser, in the light theme and in the dark one.
+
+axe-core (vendored under tests/browser/vendor/, see its README) runs its default rules, WCAG 2.x
+A and AA and its best practices, on each page as a person reaches it: signed out, as the owner of
+a tablo with cards, as a viewer of it. The colour-contrast rule measures what chromium draws, so
+the dark run checks the dark theme (`color_scheme="dark"`). The script is injected through
+Playwright, with the page's Content-Security-Policy bypassed for this module only: the app's CSP
+rightly refuses a script it does not serve.
+"""
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import EXPECT_TIMEOUT, LiveServer
+from tests.browser.test_board_flow import (
+    PASSWORD, add_task, card, column_list, create_tablo, expect_column, sign_up, wait_for_board_ready,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+RUN_AXE = """async () => {
+  const results = await axe.run(document, {resultTypes: ["violations"]});
+  return {
+    checked: [...results.passes, ...results.violations].map((rule) => rule.id),
+    violations: results.violations.map((violation) => ({
+      id: violation.id,
+      help: violation.help,
+      targets: violation.nodes.map((node) => `${node.target.join(" ")} ${node.html.slice(0, 100)}`),
+    })),
+  };
+}"""
+SCHEMES = [
+    pytest.param({"bypass_csp": True, "color_scheme": "light"}, id="light"),
+    pytest.param({"bypass_csp": True, "color_scheme": "dark"}, id="dark"),
+]
+
+
+class Axe:
+    """Runs axe on pages and keeps what it found on each, by page name."""
+
+    def __init__(self) -> None:
+        self.violations: dict[str, list[str]] = {}
+
+    def check(self, page: Page, name: str) -> None:
+        page.wait_for_load_state()
+        page.add_script_tag(path=AXE)
+        results = page.evaluate(RUN_AXE)
+        assert "color-contrast" in results["checked"], f"axe did not measure the colours of {name}"
+        if results["violations"]:
+            self.violations[name] = [f"{v['id']} ({v['help']}):\n    " + "\n    ".join(v["targets"])
+                                     for v in results["violations"]]
+
+    def report(self) -> str:
+        return "\n".join(f"{page}:\n  " + "\n  ".join(lines) for page, lines in self.violations.items())
+
+
+def other_person(browser: Browser, live_server: LiveServer, options: dict) -> BrowserContext:
+    context = browser.new_context(base_url=live_server.url, locale="en-US", **options)
+    context.set_default_timeout(EXPECT_TIMEOUT)
+    context.set_default_navigation_timeout(EXPECT_TIMEOUT)
+    return context
+
+
+def a_board_shared_with_a_viewer(page: Page, viewer_page: Page) -> str:
+    """The owner (on `page`) plans a tablo with cards in two columns and invites a viewer by
+    email, who signs up (on `viewer_page`) and so joins it. Returns the board's URL."""
+    run = uuid.uuid4().hex[:8]
+    viewer_email = f"vic-{run}@example.com"
+    sign_up(page, "Olga", f"olga-{run}@example.com")
+    create_tablo(page, f"Launch {run}")
+    for title in ("Write the brief", "Book the venue"):
+        add_task(page, title)
+    add_task(page, "Print the badges", column="Done")
+    board_url = page.url
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Email").fill(viewer_email)
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("[id^=invitation-]")).to_contain_text(viewer_email)
+    sign_up(viewer_page, "Vic", viewer_email)
+    return board_url
+
+
+@pytest.mark.parametrize("context_options", SCHEMES)
+def test_the_main_pages_have_no_axe_violations(page: Page, browser: Browser, live_server: LiveServer, context_options: dict) -> None:
+    axe = Axe()
+    page.goto("/login")
+    axe.check(page, "sign-in")
+    page.goto("/signup")
+    page.get_by_role("button", name="Sign up").click()  # empty: every field shows its error
+    expect(page.locator(".error").first).to_be_visible()
+    axe.check(page, "sign-up, with errors")
+    page.goto("/signup")
+    axe.check(page, "sign-up")
+
+    viewer_context = other_person(browser, live_server, context_options)
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer)
+
+        # The owner's pages.
+        page.goto("/tablos")
+        axe.check(page, "my tablos")
+        page.goto(board_url)
+        page.get_by_text("Add a task").click()  # the form open, as when adding cards
+        wait_for_board_ready(page)
+        axe.check(page, "board, as its owner")
+        card(page, "Book the venue").get_by_role("link", name="Book the venue", exact=True).click()
+        expect(page.get_by_role("heading", name="Move to…")).to_be_visible()
+        axe.check(page, "task page, as its owner")
+        page.goto(board_url)
+        page.get_by_role("link", name="Members").click()
+        page.get_by_role("button", name="Create a link").click()  # the new link shows in a flash
+        expect(page.locator("#flashes .flash")).to_be_visible()
+        axe.check(page, "members, as the owner, with a new link")
+        page.goto("/account/sessions")
+        axe.check(page, "sessions")
+        page.goto("/account/password")
+        axe.check(page, "password")
+        page.get_by_label("Current password").fill(PASSWORD + " not")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.locator(".error").first).to_be_visible()
+        axe.check(page, "password, with an error")
+
+        # The viewer's.
+        viewer.goto(board_url)
+        expect_column(viewer, "To do", ["Write the brief", "Book the venue"])
+        axe.check(viewer, "board, as a viewer")
+        column_list(viewer, "Done").get_by_role("link", name="Print the badges", exact=True).click()
+        expect(viewer.get_by_role("heading", name="Print the badges")).to_be_visible()
+        axe.check(viewer, "task page, as a viewer")
+        viewer.goto(board_url)
+        viewer.get_by_role("link", name="Members").click()
+        axe.check(viewer, "members, as a viewer")
+    finally:
+        viewer_context.close()
+
+    assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+
+
+def test_only_an_editor_s_cards_look_draggable(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    viewer_context = other_person(browser, live_server, {})
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer)
+        page.goto(board_url)
+        viewer.goto(board_url)
+        cursor = "(element) => getComputedStyle(element).cursor"
+        assert card(page, "Write the brief").evaluate(cursor) == "grab"
+        assert card(viewer, "Write the brief").evaluate(cursor) == "auto"
+    finally:
+        viewer_context.close()
