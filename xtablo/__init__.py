@@ -35,9 +35,10 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.session_protection = None  # the sessions table is the authority, not the IP
     from xtablo import sessions  # noqa: F401  (registers the user loader)
 
-    from xtablo.web import security
+    from xtablo.web import assets, security
 
     security.init_app(app)
+    assets.init_app(app)
 
     from xtablo.blueprints.auth import bp as auth_bp
     from xtablo.blueprints.members import bp as members_bp
