@@ -192,3 +192,18 @@ def test_sortable_is_loaded_only_where_cards_move(client, db, auth, login_as, ma
     board = client.get(f"/tablos/{tablo.id}").text
     assert 'data-editable="false"' in board
     assert not SORTABLE.search(board)
+
+
+def test_the_debug_server_shows_an_edited_stylesheet_at_once_under_a_new_url(tmp_path):
+    static = tmp_path / "static"
+    shutil.copytree(STATIC, static)
+    app = bare_app(DEBUG=True)
+    app.static_folder = str(static)
+    client = app.test_client()
+    with app.test_request_context():
+        before = url_for("static", filename="css/app.css")
+    (static / "css" / "app.css").write_bytes(b".edited { color: red; }\n")
+    with app.test_request_context():
+        after = url_for("static", filename="css/app.css")
+    assert after != before
+    assert client.get(after).data == b".edited { color: red; }\n"

@@ -63,11 +63,12 @@ class StaticFiles:
         self.files: dict[str, StaticFile] = {}
 
     def get(self, filename: str) -> StaticFile | None:
-        path = safe_join(self.app.static_folder, filename) if self.app.static_folder else None
         cached = self.files.get(filename)
-        # The debug server re-reads a file edited on disk, so that a developer sees their change.
-        if cached is not None and not (self.app.debug and self._stat_key(path) != cached.stat_key):
+        # Under the debug server a file edited on disk is read again, so a developer sees the
+        # change at once (under a new URL) without restarting.
+        if cached is not None and not (self.app.debug and self._stat_key(filename) != cached.stat_key):
             return cached
+        path = self._path(filename)
         if path is None or not os.path.isfile(path):
             return None
         with open(path, "rb") as f:
@@ -82,13 +83,16 @@ class StaticFiles:
         )
         return self.files[filename]
 
-    @staticmethod
-    def _stat_key(path: str | None) -> tuple[int, int] | None:
+    def _path(self, filename: str) -> str | None:
+        """The file's path, or None for a name that leads out of the static folder."""
+        return safe_join(self.app.static_folder, filename) if self.app.static_folder else None
+
+    def _stat_key(self, filename: str) -> tuple[int, int] | None:
         try:
-            stat = os.stat(path) if path else None
+            stat = os.stat(self._path(filename) or "")
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size) if stat else None
+        return (stat.st_mtime_ns, stat.st_size)
 
 
 def serve_static(filename: str):
