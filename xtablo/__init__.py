@@ -44,9 +44,10 @@ def create_app(config: Config | None = None) -> Flask:
     processors[:] = [p for p in processors if p.__name__ != "_user_context_processor"]
     app.context_processor(lambda: {"current_user": current_user})
 
-    from xtablo.web import security
+    from xtablo.web import assets, security
 
     security.init_app(app)
+    assets.init_app(app)
 
     from xtablo.blueprints.auth import bp as auth_bp
     from xtablo.blueprints.members import bp as members_bp
