@@ -41,11 +41,11 @@ MATRIX = {
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
-    "members.remove": {"POST": ("owner", {})},
-    "members.leave": {"POST": ("viewer", {})},
+    "members.remove": {"GET": ("owner", {}), "POST": ("owner", {})},
+    "members.leave": {"GET": ("viewer", {}), "POST": ("viewer", {})},
     "members.cancel_invitation": {"POST": ("owner", {})},
     "members.create_link": {"POST": ("owner", {"link-role": "viewer", "link-days": "7"})},
-    "members.revoke_link": {"POST": ("owner", {})},
+    "members.revoke_link": {"GET": ("owner", {}), "POST": ("owner", {})},
     "members.join": {"GET": ("user", {}), "POST": ("user", {})},
 }
 

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import func, select, update
@@ -218,3 +219,176 @@ def test_my_tablos_lists_every_membership_with_its_role(app, db, make_user, make
     cards = {re.search(r"<strong>(.*?)</strong>", card).group(1): card for card in page.split('<li class="tablo-card')[1:]}
     assert "Owner" in cards["Mine"] and "Editor" in cards["Theirs"]
     assert f"/tablos/{mine.id}" in cards["Mine"] and f"/tablos/{theirs.id}" in cards["Theirs"]
+
+
+# -- Removal and invitation links -------------------------------------------------------------
+
+
+def member_id(db, tablo, user) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(TabloMember.id).where(TabloMember.tablo_id == tablo.id, TabloMember.user_id == user.id))
+
+
+def signed_in(app, user):
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    return browser
+
+
+REMOVED_SENTENCE = "An owner removed you from “Team board” after this link was made"
+
+
+def test_a_removed_member_cannot_rejoin_through_a_link_made_before(app, client, db, owned, make_user):
+    _, tablo = owned
+    old_path = invite_link(client, tablo, role="editor")
+    bob = make_user(name="Bob", email="bob@example.com")
+    bob_browser = signed_in(app, bob)
+    assert bob_browser.post(old_path).status_code == 303
+    assert client.post(f"/tablos/{tablo.id}/members/{member_id(db, tablo, bob)}/delete").status_code == 303
+
+    page = bob_browser.get(old_path)
+    assert page.status_code == 403
+    assert REMOVED_SENTENCE in page.text and "Join the tablo" not in page.text
+    refused = bob_browser.post(old_path)
+    assert refused.status_code == 403 and REMOVED_SENTENCE in refused.text
+    assert "bob@example.com" not in roles(db, tablo)
+
+    # A link made after the removal lets Bob back in.
+    new_path = invite_link(client, tablo, role="viewer")
+    assert bob_browser.post(new_path).status_code == 303
+    assert roles(db, tablo)["bob@example.com"] == "viewer"
+
+
+def test_adding_back_by_email_forgives_the_removal_and_leaving_blocks_nothing(app, client, db, owned, make_user):
+    _, tablo = owned
+    old_path = invite_link(client, tablo)
+    bob = make_user(name="Bob", email="bob@example.com")
+    bob_browser = signed_in(app, bob)
+    bob_browser.post(old_path)
+    client.post(f"/tablos/{tablo.id}/members/{member_id(db, tablo, bob)}/delete")
+    assert bob_browser.get(old_path).status_code == 403
+
+    assert client.post(f"/tablos/{tablo.id}/members", data={"email": "bob@example.com", "role": "editor"}).status_code == 303
+    # Bob leaves of his own accord: the old link still lets him come back.
+    assert bob_browser.post(f"/tablos/{tablo.id}/leave").status_code == 303
+    assert "bob@example.com" not in roles(db, tablo)
+    assert "Join “Team board”" in bob_browser.get(old_path).text
+    assert bob_browser.post(old_path).status_code == 303
+    assert roles(db, tablo)["bob@example.com"] == "viewer"
+
+
+def test_the_links_section_says_that_removal_blocks_older_links(client, owned):
+    _, tablo = owned
+    page = client.get(f"/tablos/{tablo.id}/members").text
+    assert "Someone you remove cannot rejoin through a link made before their removal." in page
+
+
+# -- Destructive actions ask first ------------------------------------------------------------
+
+
+@pytest.fixture
+def with_bob_and_a_link(app, client, db, owned, make_user):
+    owner, tablo = owned
+    bob = make_user(name="Bob", email="bob@example.com")
+    TabloMember.add(tablo, bob, Role.EDITOR, added_by=owner)
+    link, _token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=7), created_by=owner)
+    db.session.commit()
+    return tablo, bob, link.id
+
+
+def link_revoked(db, link_id) -> bool:
+    db.session.rollback()
+    return db.session.get(TabloInviteLink, link_id).revoked_at is not None
+
+
+@pytest.mark.parametrize("action", ["remove", "leave", "revoke"])
+def test_destructive_actions_ask_on_their_own_page_then_act(app, client, db, with_bob_and_a_link, action):
+    tablo, bob, link_id = with_bob_and_a_link
+    browser, url, question, button, done = {
+        "remove": (client, f"/tablos/{tablo.id}/members/{member_id(db, tablo, bob)}/delete", "Remove Bob from “Team board”?",
+                   "Remove Bob", lambda: "bob@example.com" not in roles(db, tablo)),
+        "leave": (signed_in(app, bob), f"/tablos/{tablo.id}/leave", "Leave “Team board”?",
+                  "Leave this tablo", lambda: "bob@example.com" not in roles(db, tablo)),
+        "revoke": (client, f"/tablos/{tablo.id}/links/{link_id}/revoke", "Revoke this invitation link to “Team board”?",
+                   "Revoke the link", lambda: link_revoked(db, link_id)),
+    }[action]
+
+    page = browser.get(url)
+    assert page.status_code == 200
+    assert question in page.text
+    form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', page.text, re.S)
+    assert form.group(1) == url and f">{button}</button>" in form.group(2)
+    assert f'href="/tablos/{tablo.id}/members">Cancel</a>' in form.group(2)
+    assert not done()
+
+    assert browser.post(url).status_code == 303
+    assert done()
+
+
+def test_the_members_page_links_to_the_confirmation_pages(client, db, with_bob_and_a_link):
+    tablo, bob, link_id = with_bob_and_a_link
+    page = client.get(f"/tablos/{tablo.id}/members").text
+    for url in (f"/tablos/{tablo.id}/members/{member_id(db, tablo, bob)}/delete", f"/tablos/{tablo.id}/links/{link_id}/revoke"):
+        assert f'href="{url}"' in page
+        assert f'action="{url}"' not in page
+
+
+def test_the_last_owner_is_told_why_they_cannot_leave(client, db, owned, make_user):
+    owner, tablo = owned
+    page = client.get(f"/tablos/{tablo.id}/members").text
+    assert "You are the last owner, so you cannot leave: make someone else owner first." in page
+    assert "Leave this tablo" not in page
+    confirm = client.get(f"/tablos/{tablo.id}/leave")
+    assert confirm.status_code == 200
+    assert "You cannot leave “Team board” yet" in confirm.text and "<button" not in confirm.text.split("<main", 1)[1]
+
+    second = make_user(email="second@example.com")
+    TabloMember.add(tablo, second, Role.OWNER, added_by=owner)
+    db.session.commit()
+    page = client.get(f"/tablos/{tablo.id}/members").text
+    assert f'href="/tablos/{tablo.id}/leave">Leave this tablo</a>' in page
+    assert "You are the last owner" not in page
+
+
+# -- An invitation link opened while signed out -----------------------------------------------
+
+
+def test_the_invitation_survives_sign_up(app, client, db, owned):
+    _, tablo = owned
+    path = invite_link(client, tablo, role="editor")
+    # next goes through safe_next, as at sign-in: never to another site.
+    elsewhere = app.test_client().post("/signup?next=https://evil.example/", data={"name": "N", "email": "n@example.com", "password": "long enough", "confirm": "long enough"})
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/tablos"
+    newcomer = app.test_client()
+    to_login = newcomer.get(path)
+    assert to_login.status_code == 302
+    login_url = to_login.headers["Location"]
+    sign_in_page = newcomer.get(login_url).text
+    assert "You were invited to the tablo “Team board”: sign in to join it, or create an account." in sign_in_page
+    signup_url = re.search(r'<a href="(/signup\?next=[^"]+)">Create an account</a>', sign_in_page).group(1)
+    assert unquote(signup_url.split("next=", 1)[1]) == unquote(login_url.split("next=", 1)[1]) == path
+
+    sign_up_page = newcomer.get(signup_url).text
+    assert "You were invited to the tablo “Team board”: create your account to join it." in sign_up_page
+    assert f'<form method="post" action="{signup_url}"' in sign_up_page
+    signed_up = newcomer.post(signup_url, data={"name": "Nora", "email": "nora@example.com", "password": "long enough", "confirm": "long enough"})
+    assert signed_up.status_code == 303 and signed_up.headers["Location"] == path
+    assert "Join “Team board”" in newcomer.get(path).text
+    assert newcomer.post(path).headers["Location"] == f"/tablos/{tablo.id}"
+    assert roles(db, tablo)["nora@example.com"] == "editor"
+
+
+def test_only_a_live_invitation_is_announced(app, client, db, owned):
+    _, tablo = owned
+    path = invite_link(client, tablo)
+    visitor = app.test_client()
+    announced = "You were invited to the tablo “Team board”"
+    assert announced in visitor.get("/login", query_string={"next": path}).text
+    assert announced in visitor.get("/signup", query_string={"next": path}).text
+
+    db.session.execute(update(TabloInviteLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    for next_url in (path, path[:-3] + "xyz", "/tablos", "https://evil.example" + path):
+        for page in ("/login", "/signup"):
+            response = visitor.get(page, query_string={"next": next_url})
+            assert response.status_code == 200 and "You were invited" not in response.text

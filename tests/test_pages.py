@@ -1,15 +1,18 @@
 """Every page: unique ids, and a label for every field a person fills in."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from xtablo.models import Role, TabloMember, Task
+from xtablo.models import Role, TabloInviteLink, TabloMember, Task
 
 PAGES = [
     "/signup", "/login", "/tablos", "/tablos/new", "/tablos/{tablo}", "/tablos/{tablo}/edit", "/tablos/{tablo}/delete",
     "/tablos/{tablo}/tasks/{task}", "/tablos/{tablo}/tasks/{task}/delete", "/tablos/{tablo}/members",
+    "/tablos/{tablo}/members/{member}/delete", "/tablos/{tablo}/leave", "/tablos/{tablo}/links/{link}/revoke",
+    "/login?next=/join/{token}", "/signup?next=/join/{token}",
     "/account/sessions", "/account/password",
 ]
 
@@ -33,11 +36,12 @@ def problems(html: str) -> list[str]:
 def test_page_has_unique_ids_and_labelled_fields(app, client, db, login_as, make_tablo, make_user, path):
     owner = make_user()
     tablo = make_tablo(owner=owner, tasks=2)
-    TabloMember.add(tablo, make_user(), Role.VIEWER, added_by=owner)
+    member = TabloMember.add(tablo, make_user(), Role.VIEWER, added_by=owner)
+    link, token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=1), created_by=owner)
     db.session.commit()
     task = db.session.scalar(select(Task))
     if not path.startswith(("/signup", "/login")):
         login_as(owner)
-    response = client.get(path.format(tablo=tablo.id, task=task.id))
+    response = client.get(path.format(tablo=tablo.id, task=task.id, member=member.id, link=link.id, token=token))
     assert response.status_code == 200
     assert problems(response.text) == []

@@ -4,6 +4,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INSTANCE_PATH = Path(os.environ.get("XTABLO_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
 
@@ -40,6 +41,16 @@ def engine_options(url: str, connect_timeout: float, statement_timeout: float) -
             "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
         }
     return options
+
+
+def public_url(value: str | None) -> str | None:
+    """PUBLIC_URL without its trailing slash: a scheme and a host (and port), nothing more."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"xtablo: PUBLIC_URL must be like https://xtablo.example.com (a scheme and a host, no path), not {value!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Config:
@@ -97,7 +108,10 @@ class Config:
         self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME
+        # Proxies trusted for X-Forwarded-For and X-Forwarded-Proto; X-Forwarded-Host is never
+        # trusted: the links the app shows use PUBLIC_URL, else the request's Host (web/security.py).
         self.PROXY_FIX_HOPS = int(env.get("PROXY_FIX_HOPS", 0))
+        self.PUBLIC_URL = public_url(env.get("PUBLIC_URL"))
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         if self.ENV == "production":
             if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:

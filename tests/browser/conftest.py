@@ -82,6 +82,7 @@ class LiveServer:
     url: str
     backend: str
     log: Path
+    access_log: Path
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,7 @@ def live_server(backend, worker_id, testrun_uid, tmp_path_factory) -> Iterator[L
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "SECRET_KEY": secrets.token_hex(20),  # 40 characters
-        "ACCESS_LOG": "",  # off; gunicorn's error log (stderr) is kept in `log`
+        "ACCESS_LOG": str(tmp_dir / "access.log"),  # gunicorn's error log (stderr) is kept in `log`
         "PYTHONUNBUFFERED": "1",
     }
     try:
@@ -122,7 +123,7 @@ def live_server(backend, worker_id, testrun_uid, tmp_path_factory) -> Iterator[L
                 if time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not answer {url}/healthz within {STARTUP_TIMEOUT} s:\n{tail(log)}")
                 time.sleep(0.1)
-            yield LiveServer(url=url, backend=backend, log=log)
+            yield LiveServer(url=url, backend=backend, log=log, access_log=tmp_dir / "access.log")
         finally:
             stop(process)
     finally:

@@ -1,4 +1,9 @@
-"""Who may open a tablo, and as what: members, pending email invitations, invitation links."""
+"""Who may open a tablo, and as what: members, pending email invitations, invitation links.
+
+Removing a member also records the removal: they cannot come back through an invitation link
+made before it (a newer link, or an owner adding them again, lets them back in). Leaving of
+one's own accord records nothing.
+"""
 
 import secrets
 from datetime import datetime, timedelta
@@ -67,10 +72,14 @@ class TabloMember(db.Model):
 
     @classmethod
     def add(cls, tablo: Tablo, user: User, role: str, *, added_by: User | None) -> "TabloMember":
+        """Make `user` a member. When an owner (`added_by`) does it, a past removal is forgiven:
+        the old invitation links work for them again."""
         if db.session.scalar(select(cls.id).where(cls.tablo_id == tablo.id, cls.user_id == user.id)) is not None:
             raise MembershipError(_l("%(name)s is already a member.", name=user.name))
         member = cls(tablo=tablo, user=user, role=Role(role), added_by_id=added_by.id if added_by else None)
         db.session.add(member)
+        if added_by is not None:
+            TabloRemoval.forget(tablo, user)
         db.session.flush()
         return member
 
@@ -87,13 +96,59 @@ class TabloMember(db.Model):
         self.role = Role(role)
         db.session.flush()
 
-    def remove(self) -> None:
-        """Remove this member (or leave). The tablo always keeps an owner."""
+    @property
+    def is_last_owner(self) -> bool:
+        return self.role == Role.OWNER and not self._owners_left_without_me()
+
+    def remove(self, *, removed_by: User) -> None:
+        """Remove this member, or leave when `removed_by` is the member. The tablo always keeps
+        an owner; a removal (not a departure) is recorded, so that the invitation links made
+        before it no longer let this person back in."""
         self.tablo.lock()
-        if self.role == Role.OWNER and not self._owners_left_without_me():
+        if self.is_last_owner:
             raise MembershipError(_l("A tablo needs at least one owner: make someone else owner first."))
+        if removed_by.id != self.user_id:
+            TabloRemoval.record(self.tablo, self.user, removed_by=removed_by)
         db.session.delete(self)
         db.session.flush()
+
+
+class TabloRemoval(db.Model):
+    """The last time an owner removed `user` from `tablo` (one row per person and tablo)."""
+
+    __tablename__ = "tablo_removals"
+    __table_args__ = (UniqueConstraint("tablo_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tablo_id: Mapped[int] = mapped_column(ForeignKey("tablos.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @classmethod
+    def _of(cls, tablo: Tablo, user: User):
+        return select(cls).where(cls.tablo_id == tablo.id, cls.user_id == user.id)
+
+    @classmethod
+    def record(cls, tablo: Tablo, user: User, *, removed_by: User) -> None:
+        # The caller holds the tablo's lock: no other removal of this member runs meanwhile.
+        removal = db.session.scalar(cls._of(tablo, user))
+        if removal is None:
+            removal = cls(tablo_id=tablo.id, user_id=user.id)
+            db.session.add(removal)
+        removal.removed_by_id = removed_by.id
+        removal.removed_at = utcnow()
+
+    @classmethod
+    def forget(cls, tablo: Tablo, user: User) -> None:
+        removal = db.session.scalar(cls._of(tablo, user))
+        if removal is not None:
+            db.session.delete(removal)
+
+    @classmethod
+    def since(cls, tablo: Tablo, user: User, moment: datetime) -> "TabloRemoval | None":
+        """`user`'s removal from `tablo` if it happened at or after `moment`."""
+        return db.session.scalar(cls._of(tablo, user).where(cls.removed_at >= moment))
 
 
 class TabloInvitation(db.Model):
@@ -184,13 +239,27 @@ class TabloInviteLink(db.Model):
 
     @classmethod
     def by_token(cls, token: str) -> "TabloInviteLink | None":
+        if len(token) >= 100:  # not one of ours: no need to hash what anyone may send
+            return None
         return db.session.scalar(select(cls).where(cls.token_hash == hash_token(token)))
 
     def revoke(self) -> None:
         self.revoked_at = utcnow()
 
+    def refusal_for(self, user: User):
+        """Why `user` may not join through this link, or None: an owner removed them after
+        the link was made."""
+        if TabloRemoval.since(self.tablo, user, self.created_at) is None:
+            return None
+        return _l("An owner removed you from “%(title)s” after this link was made, so it no longer works for you. "
+                  "Ask an owner for a new link, or to add you again.", title=self.tablo.title)
+
     def accept(self, user: User) -> TabloMember | None:
-        """Make `user` a member; None if they already were (their role is kept)."""
+        """Make `user` a member; None if they already were (their role is kept). Refused
+        (MembershipError) to someone removed since the link was made."""
+        refusal = self.refusal_for(user)
+        if refusal:
+            raise MembershipError(refusal)
         try:
             return TabloMember.add(self.tablo, user, self.role, added_by=None)
         except MembershipError:

@@ -1,6 +1,13 @@
-"""Response headers and cookie rules that every page gets."""
+"""Response headers and cookie rules that every page gets, and which proxy headers to believe.
 
-from flask import Flask, request
+Behind PROXY_FIX_HOPS reverse proxies, X-Forwarded-For and X-Forwarded-Proto are believed (the
+client's address for the sign-in limits and sessions, HTTPS for Secure cookies). X-Forwarded-Host
+never is: a client can send it through a proxy that does not overwrite it, and it would change the
+absolute links the app shows (an invitation link). Those links use PUBLIC_URL when it is set, else
+the Host the request came to.
+"""
+
+from flask import Flask, current_app, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -28,11 +35,19 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL to show people (a link to copy and send): on PUBLIC_URL when set."""
+    public_url = current_app.config["PUBLIC_URL"]
+    if public_url:
+        return public_url + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
     @app.after_request
     def set_security_headers(response):

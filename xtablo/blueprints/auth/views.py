@@ -1,6 +1,6 @@
 """Sign up, sign in, sign out, and the account's sessions and password.
 
-/signup              GET, POST   create an account and sign in
+/signup              GET, POST   create an account and sign in (then go to `next`, like sign-in)
 /login               GET, POST   sign in (failed attempts limited per account and per IP)
 /logout              POST        sign out this browser
 /account/sessions    GET         the browsers signed in to this account
@@ -44,8 +44,11 @@ def safe_next(target: str | None) -> str:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    # `next` comes along from the sign-in page (an invitation link opened while signed out), so
+    # the new account lands where the person was going.
+    next_url = request.args.get("next")
     if current_user.is_authenticated:
-        return redirect(url_for("tablos.index"))
+        return redirect(safe_next(next_url))
     form = SignupForm()
     if form.validate_on_submit():
         end_transaction()  # argon2 runs outside any transaction
@@ -58,8 +61,8 @@ def signup():
             db.session.rollback()
             form.email.errors.append(_("An account already uses this email. Sign in instead."))
         else:
-            return redirect(url_for("tablos.index"), 303)
-    return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+            return redirect(safe_next(next_url), 303)
+    return render_template("auth/signup.html", form=form, next=next_url), 422 if form.errors else 200
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -3,33 +3,38 @@
 /tablos/<id>/members                          GET    the Members tab (everyone); forms for owners
 /tablos/<id>/members                          POST   add by email: a member now, or an invitation
 /tablos/<id>/members/<member_id>/role         POST   change a member's role (owners)
-/tablos/<id>/members/<member_id>/delete       POST   remove a member (owners)
-/tablos/<id>/leave                            POST   leave the tablo (anyone but its last owner)
+/tablos/<id>/members/<member_id>/delete       GET, POST  confirm, then remove a member (owners)
+/tablos/<id>/leave                            GET, POST  confirm, then leave the tablo (anyone but its last owner)
 /tablos/<id>/invitations/<invitation_id>/delete POST cancel a pending invitation (owners)
 /tablos/<id>/links                            POST   create an invitation link (owners)
-/tablos/<id>/links/<link_id>/revoke           POST   revoke it (owners)
+/tablos/<id>/links/<link_id>/revoke           GET, POST  confirm, then revoke it (owners)
 /join/<token>                                 GET, POST  see, then accept, an invitation link
 
 A tablo always keeps one owner. Removing someone takes effect at their next request: every route
-goes through the scoped loader, which reads the memberships each time.
+goes through the scoped loader, which reads the memberships each time. The removed person cannot
+come back through an invitation link made before the removal. The actions that cannot be undone
+in one click (remove, leave, revoke) first show a page that asks, and act on its POST.
 """
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import abort, flash, render_template, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
 from xtablo.access import get_member_or_404, get_of_tablo_or_404, get_tablo_or_404
 from xtablo.blueprints.members import bp
 from xtablo.blueprints.members.forms import AddMemberForm, InviteLinkForm, RoleForm
 from xtablo.blueprints.tablos.forms import ConfirmForm
 from xtablo.extensions import db
-from xtablo.models import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, User
+from xtablo.models import MembershipError, Role, Tablo, TabloInvitation, TabloInviteLink, TabloMember, User
 from xtablo.models.user import normalize_email
 from xtablo.web.htmx import see_other
+from xtablo.web.security import external_url
 
 
 # The link form sits on the same page as the add-member form; a prefix keeps ids unique.
@@ -112,37 +117,46 @@ def change_role(tablo_id: int, member_id: int):
     return back_to_members(tablo)
 
 
-@bp.post("/tablos/<id:tablo_id>/members/<id:member_id>/delete")
+@bp.route("/tablos/<id:tablo_id>/members/<id:member_id>/delete", methods=["GET", "POST"])
 def remove(tablo_id: int, member_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     member = get_member_or_404(tablo, member_id)
-    return _remove(tablo, member)
+    if member.user_id == current_user.id:
+        return see_other(url_for("members.leave", tablo_id=tablo.id))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = member.user.name
+        try:
+            member.remove(removed_by=current_user)
+        except MembershipError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return back_to_members(tablo)
+        db.session.commit()
+        flash(_("%(name)s was removed from the tablo.", name=name), "info")
+        return back_to_members(tablo)
+    return render_template("members/remove.html", tablo=tablo, member=member, form=form)
 
 
-@bp.post("/tablos/<id:tablo_id>/leave")
+@bp.route("/tablos/<id:tablo_id>/leave", methods=["GET", "POST"])
 def leave(tablo_id: int):
     tablo = get_tablo_or_404(tablo_id)
     member = db.session.scalar(select(TabloMember).where(TabloMember.tablo_id == tablo.id, TabloMember.user_id == current_user.id))
-    return _remove(tablo, member)
-
-
-def _remove(tablo, member: TabloMember):
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    leaving = member.user_id == current_user.id
-    name = member.user.name
-    try:
-        member.remove()
-    except MembershipError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return members_page(tablo, status=409)
-    db.session.commit()
-    if leaving:
-        flash(_("You left “%(title)s”.", title=tablo.title), "info")
-        return see_other(url_for("tablos.index"))
-    flash(_("%(name)s was removed from the tablo.", name=name), "info")
-    return back_to_members(tablo)
+    form = ConfirmForm()
+    if form.validate_on_submit() and not member.is_last_owner:
+        try:
+            member.remove(removed_by=current_user)
+        except MembershipError:  # the other owners left meanwhile: the page below says why not
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(_("You left “%(title)s”.", title=tablo.title), "info")
+            return see_other(url_for("tablos.index"))
+    # The last owner gets the reason instead of the button, on this same address, so a reload
+    # shows the same page.
+    if member.is_last_owner:
+        return render_template("members/leave.html", tablo=tablo, form=None), 409 if request.method == "POST" else 200
+    return render_template("members/leave.html", tablo=tablo, form=form)
 
 
 @bp.post("/tablos/<id:tablo_id>/invitations/<id:invitation_id>/delete")
@@ -164,26 +178,32 @@ def create_link(tablo_id: int):
     _link, token = TabloInviteLink.create(tablo, form.role.data, lifetime=timedelta(days=int(form.days.data)), created_by=current_user)
     db.session.commit()
     # Only the token's hash is stored: the link is shown this once.
-    flash(_("Invitation link (copy it now, it is shown only once): %(url)s", url=url_for("members.join", token=token, _external=True)), "link")
+    flash(_("Invitation link (copy it now, it is shown only once): %(url)s", url=external_url("members.join", token=token)), "link")
     return back_to_members(tablo)
 
 
-@bp.post("/tablos/<id:tablo_id>/links/<id:link_id>/revoke")
+@bp.route("/tablos/<id:tablo_id>/links/<id:link_id>/revoke", methods=["GET", "POST"])
 def revoke_link(tablo_id: int, link_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     link = get_of_tablo_or_404(TabloInviteLink, tablo, link_id)
-    link.revoke()
-    db.session.commit()
-    flash(_("The invitation link no longer works."), "info")
-    return back_to_members(tablo)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        link.revoke()
+        db.session.commit()
+        flash(_("The invitation link no longer works."), "info")
+        return back_to_members(tablo)
+    return render_template("members/revoke_link.html", tablo=tablo, link=link, form=form)
 
 
 @bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token: str):
     """An invitation link: not a tablo route, so it is authorized by the token itself."""
-    link = TabloInviteLink.by_token(token) if len(token) < 100 else None
+    link = TabloInviteLink.by_token(token)
     if link is None or not link.is_usable:
         return render_template("members/join.html", link=None), 410 if link else 404
+    refusal = link.refusal_for(current_user)
+    if refusal:
+        return render_template("members/join.html", link=link, refusal=refusal), 403
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -192,9 +212,28 @@ def join(token: str):
         except IntegrityError:  # a double click: the first request made the membership
             db.session.rollback()
             member = None
+        except MembershipError as error:  # removed by an owner a moment ago
+            db.session.rollback()
+            return render_template("members/join.html", link=link, refusal=str(error)), 403
         if member is None:
             flash(_("You were already a member of “%(title)s”.", title=link.tablo.title), "info")
         else:
             flash(_("Welcome to “%(title)s”.", title=link.tablo.title), "info")
         return see_other(url_for("tablos.show", tablo_id=link.tablo_id))
     return render_template("members/join.html", link=link, form=form)
+
+
+@bp.app_template_global()
+def invited_to(next_url: str | None) -> Tablo | None:
+    """The tablo an invitation link in `next_url` (`/join/<token>`) leads to, for the sign-in
+    and sign-up pages to say why the person is there; None for anything else."""
+    if not next_url or not next_url.startswith("/"):
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("").match(urlsplit(next_url).path, method="GET")
+    except HTTPException:
+        return None
+    if endpoint != "members.join":
+        return None
+    link = TabloInviteLink.by_token(args["token"])
+    return link.tablo if link is not None and link.is_usable else None
