@@ -3,10 +3,10 @@
 from xtablo.models.membership import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, TabloRemoval
 from xtablo.models.session import Session
 from xtablo.models.tablo import COLORS, Tablo
-from xtablo.models.task import Status, Task
+from xtablo.models.task import Status, Task, TaskDeleted
 from xtablo.models.user import User
 
 __all__ = [
     "COLORS", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
-    "TabloMember", "TabloRemoval", "Task", "User",
+    "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User",
 ]

@@ -2,7 +2,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xtablo.extensions import db
@@ -21,6 +21,10 @@ class Status(StrEnum):
 
 
 STATUS_LABELS = {Status.TODO: _l("To do"), Status.IN_PROGRESS: _l("In progress"), Status.DONE: _l("Done")}
+
+
+class TaskDeleted(LookupError):
+    """The task was deleted by another request between loading it and changing it."""
 
 
 class Task(db.Model):
@@ -61,7 +65,7 @@ class Task(db.Model):
         """
         columns: dict[Status, list] = {status: [] for status in Status}
         stmt = (
-            select(cls.id, cls.title, cls.status, cls.position, cls.due_date)
+            select(cls.id, cls.title, cls.status, cls.position, cls.due_date, (cls.description != "").label("has_notes"))
             .where(cls.tablo_id == tablo.id)
             .order_by(cls.status, cls.position, cls.id)
         )
@@ -84,23 +88,32 @@ class Task(db.Model):
         db.session.flush()
         return task
 
+    def lock(self) -> None:
+        """Lock the board, then re-read this task under the lock; TaskDeleted if it is gone.
+
+        Every verb that changes a task starts here: two people editing, moving or deleting
+        cards at once are applied one after the other, each on what the other left.
+        """
+        self.tablo.lock()
+        fresh = select(Task).where(Task.id == self.id).execution_options(populate_existing=True)
+        if db.session.scalar(fresh) is None:
+            raise TaskDeleted(self.id)
+
     def update(self, *, title: str, description: str, due_date: date | None) -> None:
+        self.lock()
         self.title = title.strip()
         self.description = description.strip()
         self.due_date = due_date
         self.tablo.board_changed()
+        db.session.flush()
 
     def move(self, status: str, index: int) -> None:
         """Put the task at `index` (0 = top) of column `status`; indexes past the end mean the end.
 
-        The tablo is locked first, then both columns are re-read and renumbered 0..n-1, so two
-        people moving cards at once are applied one after the other and no card is lost or doubled.
+        Both columns are re-read under the lock and renumbered 0..n-1, so no card is lost or
+        doubled, and a column never has a gap.
         """
-        self.tablo.lock()
-        # Re-read under the lock: another request may have moved this card since it was loaded.
-        fresh = select(Task).where(Task.id == self.id).execution_options(populate_existing=True)
-        if db.session.scalar(fresh) is None:
-            raise LookupError("the task was deleted meanwhile")
+        self.lock()
         stmt = (
             select(Task)
             .where(Task.tablo_id == self.tablo_id, Task.status.in_({self.status, status}))
@@ -120,5 +133,14 @@ class Task(db.Model):
         db.session.flush()
 
     def delete(self) -> None:
-        self.tablo.board_changed()
+        """Delete the task and close the gap it leaves in its column."""
+        self.lock()
         db.session.delete(self)
+        db.session.flush()
+        db.session.execute(
+            update(Task)
+            .where(Task.tablo_id == self.tablo_id, Task.status == self.status, Task.position > self.position)
+            .values(position=Task.position - 1)
+            .execution_options(synchronize_session=False)
+        )
+        self.tablo.board_changed()

@@ -4,6 +4,8 @@ A view answers a classic request with a full page and an htmx request with the p
 page includes; a classic form post redirects (303) so a reload never re-posts.
 """
 
+import json
+
 from flask import redirect, request
 
 
@@ -21,3 +23,17 @@ def see_other(url: str):
 def current_url() -> str | None:
     """The address of the page an htmx request was made from (the page, not the partial)."""
     return request.headers.get("HX-Current-URL") if is_htmx() else None
+
+
+def after_settle(response, *, announce: str | None = None, focus: str | None = None):
+    """Tell the page, once htmx has swapped and settled the answer, what to say to screen readers
+    (the live region #announcer) and where to put the keyboard focus (a CSS selector): see
+    xtablo/static/js/app.js. Keeps focus where the person works instead of dropping it to <body>."""
+    events = {}
+    if announce:
+        events["xtablo:announce"] = announce
+    if focus:
+        events["xtablo:focus"] = focus
+    if events and is_htmx():
+        response.headers["HX-Trigger-After-Settle"] = json.dumps(events)
+    return response

@@ -38,10 +38,17 @@ class TabloForm(Form):
     color = RadioField(_l("Colour"), choices=[SelectChoice(c, COLOR_LABELS[c]) for c in COLORS], default="blue", validators=[InputRequired()])
 
 
-class TaskForm(Form):
+class EditTaskForm(Form):
+    """The task page's form; the column and position are the "Move to…" form's (MoveForm)."""
+
     title = title_field(_l("Task"))
     description = description_field(_l("Notes (optional)"))
     due_date = DateField(_l("Due date (optional)"), validators=[Optional()])
+
+
+class TaskForm(EditTaskForm):
+    """"Add a task", on the board: also the column it starts in."""
+
     status = status_field()
 
 

@@ -44,6 +44,20 @@
     htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
   });
 
+  // After an htmx swap the server says (HX-Trigger-After-Settle, xtablo/web/htmx.py) where the
+  // keyboard focus goes, so it does not fall to <body>, and what to announce to screen readers.
+  document.addEventListener("xtablo:focus", function (event) {
+    var target = document.querySelector(event.detail.value);
+    if (target) target.focus();
+  });
+  document.addEventListener("xtablo:announce", function (event) {
+    var announcer = document.getElementById("announcer");
+    if (!announcer) return;
+    // Emptied first, so that the same sentence twice in a row is announced twice.
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = event.detail.value; }, 50);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
