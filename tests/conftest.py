@@ -173,6 +173,17 @@ def csrf_client(csrf_app):
     return csrf_app.test_client()
 
 
+def csrf_token_from(page: str) -> str:
+    """The CSRF token of the page's first form."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def csrf_sign_in(client, user: User) -> None:
+    """Sign in through the sign-in form, token included, as a browser would (CSRF on)."""
+    token = csrf_token_from(client.get("/login").text)
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 303
+
+
 @pytest.fixture
 def client(app):
     """Replaces pytest-flask's client, which keeps each request's context pushed after the

@@ -5,23 +5,14 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, signed_in_as
+from tests.conftest import PASSWORD, csrf_sign_in, signed_in_as
 from tests.test_authorization import CASES, EFFECTS, MATRIX, OWN_ROWS_BELONG_TO, Outcome, request_for, snapshot, world  # noqa: F401  (world is a fixture)
 from xtablo.models import Session
-
-
-def token_from(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
 def header_token(html: str) -> str:
     """The token htmx sends (as X-CSRFToken) from this page."""
     return re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html).group(1)
-
-
-def sign_in(client, user):
-    token = token_from(client.get("/login").text)
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 303
 
 
 def test_sign_in_without_token_is_refused(csrf_client, db, make_user):
@@ -38,7 +29,7 @@ def test_every_post_needs_the_token(csrf_app, csrf_client, db, world, endpoint):
     token, or with a forged one, it is refused and changes nothing; with it, it does its job."""
     ids, users = world
     visitor = OWN_ROWS_BELONG_TO if MATRIX[endpoint]["POST"][0] == "own" else "owner"
-    sign_in(csrf_client, users[visitor])
+    csrf_sign_in(csrf_client, users[visitor])
     url, data = request_for(csrf_app, endpoint, "POST", ids)
     before = snapshot(db)
 
@@ -59,7 +50,7 @@ def test_every_post_needs_the_token(csrf_app, csrf_client, db, world, endpoint):
 def test_htmx_sends_the_token_as_a_header(csrf_client, db, make_user, make_tablo):
     user = make_user()
     tablo = make_tablo(owner=user, tasks=1)
-    sign_in(csrf_client, user)
+    csrf_sign_in(csrf_client, user)
     token = header_token(csrf_client.get(f"/tablos/{tablo.id}").text)
     response = csrf_client.post(f"/tablos/{tablo.id}/tasks", data={"title": "Via htmx", "status": "todo"},
                                 headers={"HX-Request": "true", "X-CSRFToken": token})
