@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, csrf_sign_in, signed_in_as
+from tests.conftest import PASSWORD, csrf_sign_in, page_title, signed_in_as
 from tests.test_authorization import CASES, EFFECTS, MATRIX, OWN_ROWS_BELONG_TO, Outcome, request_for, snapshot, world  # noqa: F401  (world is a fixture)
 from xtablo.models import Session
 
@@ -58,15 +58,17 @@ def test_htmx_sends_the_token_as_a_header(csrf_client, db, make_user, make_tablo
     assert "Via htmx" in response.text
 
 
-def test_security_headers(client, login_as):
-    login_as()
-    response = client.get("/tablos")
-    csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Cache-Control"] == "no-store"
-    assert "<script>" not in response.text and " style=" not in response.text
+def test_security_headers(client, login_as, make_tablo):
+    tablo = make_tablo(owner=login_as(), title="Board", tasks=2)
+    for path, title in (("/tablos", "My tablos"), (f"/tablos/{tablo.id}", "Board")):
+        response = client.get(path)
+        assert page_title(response.text) == title  # the page itself, not an error page
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "<script>" not in response.text and " style=" not in response.text
 
 
 def test_user_content_is_escaped(client, db, login_as, make_tablo):
