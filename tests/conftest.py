@@ -7,7 +7,9 @@ PostgreSQL database and Redis database; the schema is built once per worker with
 migrations, and every test starts from empty tables.
 """
 
+import html
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,6 +153,34 @@ def app(_app, app_env):
 
 
 @pytest.fixture
+def csrf_app(app_env, app):
+    """The app with CSRF protection on, as in production, on the same database as `app`."""
+    config = TestingConfig(app_env)
+    config.WTF_CSRF_ENABLED = True
+    csrf_app = create_app(config)
+    csrf_app.test_client_class = Client
+    yield csrf_app
+    with csrf_app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def csrf_client(csrf_app):
+    return csrf_app.test_client()
+
+
+def csrf_token_from(page: str) -> str:
+    """The CSRF token of the page's first form."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def csrf_sign_in(client, user: User) -> None:
+    """Sign in through the sign-in form, token included, as a browser would (CSRF on)."""
+    token = csrf_token_from(client.get("/login").text)
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 303
+
+
+@pytest.fixture
 def client(app):
     """Replaces pytest-flask's client, which keeps each request's context pushed after the
     request (`with app.test_client()`): the test would then run inside its last request."""
@@ -269,3 +299,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def iter_rows(model) -> Iterator:
     return iter(_db.session.scalars(_db.select(model)))
+
+
+# -- What a person sees -----------------------------------------------------------------------
+# Assert these rather than a substring: a substring can also sit on an error page, in a flash
+# message or in a form field's value.
+
+
+def page_title(page: str) -> str:
+    """The page's <title>, less the site name: which page this is ("Not found" for a 404)."""
+    return html.unescape(re.search(r"<title>(.*?) · xtablo</title>", page, re.S).group(1).strip())
+
+
+def signed_in_as(client) -> str | None:
+    """The name the header shows to this browser, or None when it is signed out."""
+    response = client.get("/tablos")
+    if response.status_code == 302:
+        return None
+    return html.unescape(re.search(r'<a href="/account/sessions" title="[^"]*">([^<]*)</a>', response.text).group(1))
+
+
+def listed_tablos(page: str) -> list[str]:
+    """The titles of the tablos listed on "My tablos" (which it must be)."""
+    assert page_title(page) == "My tablos"
+    return [html.unescape(t) for t in re.findall(r'<li class="tablo-card[^>]*>\s*<a href="[^"]*"><strong>(.*?)</strong>', page)]
+
+
+def field_errors(page: str) -> dict[str, str]:
+    """{field id: its error message}, as drawn under each field of a form."""
+    return {f: html.unescape(m) for f, m in re.findall(r'<p class="error" id="([\w-]+)-error">([^<]*)</p>', page)}

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import PASSWORD
-from xtablo.models import Session, User
+from tests.conftest import PASSWORD, csrf_sign_in, csrf_token_from, page_title, signed_in_as
+from xtablo.models import Session, Tablo, User
 from xtablo.models._types import utcnow
 
 
@@ -28,7 +28,7 @@ def test_signup_creates_account_and_signs_in(client, db):
     assert user.email == "ada@example.com"
     assert user.password_hash.startswith("$argon2id$")
     assert count(db, Session) == 1
-    assert "My tablos" in client.get("/tablos").text
+    assert signed_in_as(client) == "Ada"
 
 
 @pytest.mark.parametrize(
@@ -57,17 +57,23 @@ def test_email_is_unique_whatever_its_case(client, db, make_user):
 
 
 def test_sign_in_and_out(client, auth, db, make_user):
-    user = make_user(email="bob@example.com")
+    make_user(name="Bob", email="bob@example.com")
+    assert signed_in_as(client) is None
     response = auth.login("BOB@example.com")
     assert response.status_code == 303
     assert count(db, Session) == 1
-    assert client.get("/tablos").status_code == 200
+    assert signed_in_as(client) == "Bob"
+    cookie = client.get_cookie("xtablo_session").value
 
-    assert auth.logout().status_code == 303
-    db.session.rollback()
+    response = auth.logout()
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    page = client.get("/login").text
+    assert page_title(page) == "Sign in" and "You are signed out." in page
+    assert signed_in_as(client) is None
     assert count(db, Session) == 0
-    assert client.get("/tablos").status_code == 302
-    assert user.email == "bob@example.com"
+    # A copy of the signed-in cookie (another tab, a thief) is signed out too: its row is gone.
+    client.set_cookie("xtablo_session", cookie)
+    assert signed_in_as(client) is None
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(auth, db, make_user):
@@ -108,17 +114,56 @@ def test_deleting_the_session_row_signs_the_browser_out(client, db, login_as):
     assert client.get("/tablos").status_code == 302
 
 
-def test_session_id_is_rotated_at_sign_in(client, auth, db, make_user):
-    user = make_user()
-    auth.login(user)
-    first = client.get_cookie("xtablo_session").value
-    auth.logout()
-    auth.login(user)
-    second = client.get_cookie("xtablo_session").value
-    assert first != second
-    # The old cookie no longer opens a session: its row is gone.
-    client.set_cookie("xtablo_session", first)
-    assert client.get("/tablos").status_code == 302
+def cookie_session(app, client) -> dict:
+    """What the browser's signed session cookie holds."""
+    return app.session_interface.get_signing_serializer(app).loads(client.get_cookie("xtablo_session").value)
+
+
+@pytest.mark.parametrize("held", ["anonymous", "expired"])
+def test_signing_in_rotates_whatever_cookie_the_browser_held(csrf_app, csrf_client, db, make_user, held):
+    """Session fixation: someone plants a cookie in a browser (an anonymous one, whose CSRF token
+    they know, or one of a session that has expired) and keeps a copy. When the person signs in
+    there, the cookie, its session token and its CSRF token are new: the copy opens nothing and
+    the known token forges nothing."""
+    person = make_user(name="Victim")
+    planter = csrf_app.test_client()
+    if held == "expired":
+        csrf_sign_in(planter, person)
+        db.session.execute(update(Session).values(last_seen_at=utcnow() - csrf_app.config["SESSION_IDLE_TIMEOUT"] - timedelta(minutes=1)))
+        db.session.commit()
+    planted_token = csrf_token_from(planter.get("/login").text)
+    planted = planter.get_cookie("xtablo_session").value
+    planted_session = cookie_session(csrf_app, planter)
+    assert signed_in_as(planter) is None
+
+    csrf_client.set_cookie("xtablo_session", planted)
+    response = csrf_client.post("/login", data={"email": person.email, "password": PASSWORD, "csrf_token": planted_token})
+    assert response.status_code == 303
+    assert signed_in_as(csrf_client) == "Victim"
+    assert csrf_client.get_cookie("xtablo_session").value != planted
+    mine = cookie_session(csrf_app, csrf_client)
+    assert mine["_user_id"] != planted_session.get("_user_id")
+    assert Session.by_token(mine["_user_id"]).user_id == person.id
+    assert mine.get("csrf_token") != planted_session["csrf_token"]
+
+    forged = csrf_client.post("/tablos/new", data={"title": "Planted", "color": "red", "csrf_token": planted_token})
+    assert forged.status_code == 400
+    assert count(db, Tablo) == 0
+    assert signed_in_as(csrf_client) == "Victim"
+    assert signed_in_as(planter) is None  # the planted copy
+
+
+def test_a_signed_in_browser_is_not_signed_in_again(app, client, db, login_as, make_user):
+    """Sign-in and sign-up send a signed-in person to their tablos: their session stays, and
+    nobody else's starts in their browser."""
+    me = login_as(make_user(name="Me"))
+    token = cookie_session(app, client)["_user_id"]
+    other = make_user(name="Other")
+    assert client.post("/login", data={"email": other.email, "password": PASSWORD}).headers["Location"] == "/tablos"
+    assert client.post("/signup", data={"name": "New", "email": "new@example.com", "password": "long enough", "confirm": "long enough"}).headers["Location"] == "/tablos"
+    assert signed_in_as(client) == me.name
+    assert cookie_session(app, client)["_user_id"] == token
+    assert count(db, Session) == 1 and count(db, User) == 2
 
 
 def test_cookie_flags(app, make_user, auth):
@@ -130,20 +175,22 @@ def test_cookie_flags(app, make_user, auth):
     assert "Secure" in https.headers["Set-Cookie"]
 
 
-def test_idle_timeout_ends_a_session(client, db, login_as, app):
+@pytest.mark.parametrize("idle_for, signed_in", [(-1, True), (1, False)], ids=["just-inside", "just-past"])
+def test_idle_timeout_ends_a_session(client, db, login_as, app, idle_for, signed_in):
     login_as()
     idle = app.config["SESSION_IDLE_TIMEOUT"]
-    db.session.execute(update(Session).values(last_seen_at=utcnow() - idle - timedelta(minutes=1)))
+    db.session.execute(update(Session).values(last_seen_at=utcnow() - idle - timedelta(minutes=idle_for)))
     db.session.commit()
-    assert client.get("/tablos").status_code == 302
+    assert client.get("/tablos").status_code == (200 if signed_in else 302)
 
 
-def test_absolute_lifetime_ends_a_busy_session(client, db, login_as, app):
+@pytest.mark.parametrize("age, signed_in", [(-1, True), (1, False)], ids=["just-inside", "just-past"])
+def test_absolute_lifetime_ends_a_busy_session(client, db, login_as, app, age, signed_in):
     login_as()
     lifetime = app.config["SESSION_LIFETIME"]
-    db.session.execute(update(Session).values(created_at=utcnow() - lifetime - timedelta(minutes=1), last_seen_at=utcnow()))
+    db.session.execute(update(Session).values(created_at=utcnow() - lifetime - timedelta(minutes=age), last_seen_at=utcnow()))
     db.session.commit()
-    assert client.get("/tablos").status_code == 302
+    assert client.get("/tablos").status_code == (200 if signed_in else 302)
 
 
 def test_activity_refreshes_last_seen(client, db, login_as):
@@ -190,7 +237,8 @@ def test_cannot_revoke_someone_elses_session(app, db, client, login_as, make_use
 def test_password_change_revokes_other_sessions(app, db, client, login_as):
     user = login_as()
     other = app.test_client()
-    other.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert other.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert other.get("/tablos").status_code == 200
     response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": "a new secret", "confirm": "a new secret"})
     assert response.status_code == 303
     assert other.get("/tablos").status_code == 302

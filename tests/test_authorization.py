@@ -2,23 +2,32 @@
 
 The routes are read from the app's URL map, so a new route without an entry here fails
 `test_every_route_has_a_matrix_entry`. For each (route, method, visitor) the test checks the
-status code, and when the request is refused, that nothing changed in the database.
+status code; when the request is refused, that nothing changed in the database; when it is
+allowed, that it did what it is for (its entry in EFFECTS, which every route needs too).
 """
 
+import re
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import pytest
-from sqlalchemy import select
+from flask import url_for
+from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.extensions import db as _db
-from xtablo.models import Role, Session, TabloInvitation, TabloInviteLink, TabloMember, Task
+from xtablo.models import Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
+MEMBERS = {"viewer", "editor", "owner"}
 RANK = {"public": -2, "user": -1, "viewer": 0, "editor": 1, "owner": 2}
+# Whose the world's rows of an "own" route are (the session the URL names): that visitor goes
+# through, everyone else gets 404.
+OWN_ROWS_BELONG_TO = "editor"
 
 # endpoint -> {method: (who may, form data)}. "public": anyone; "user": anyone signed in;
-# "own": a signed-in visitor, on something of their own (here someone else's: 404).
+# "own": a signed-in visitor, on something of their own (OWN_ROWS_BELONG_TO's; others: 404).
 MATRIX = {
     "healthz": {"GET": ("public", {})},
     "auth.signup": {"GET": ("public", {}), "POST": ("public", {"name": "N", "email": "n@example.com", "password": "long enough", "confirm": "long enough"})},
@@ -64,8 +73,9 @@ def test_every_route_has_a_matrix_entry(app):
 
 @pytest.fixture
 def world(db, make_user, make_tablo):
-    """A tablo with an owner (and a second owner), an editor, a viewer and one more member, a
-    task, a pending invitation and an invitation link; and a stranger."""
+    """A tablo "Shared" with an owner (and a second owner), an editor, a viewer and one more
+    member, two tasks, a pending invitation and an invitation link; and a stranger. Every
+    visitor is also signed in on another browser ("elsewhere")."""
     owner, owner2, editor, viewer, extra, stranger = (make_user(name=n) for n in ("Owner", "Owner2", "Editor", "Viewer", "Extra", "Stranger"))
     tablo = make_tablo(owner=owner, title="Shared", tasks=2)
     members = {}
@@ -74,7 +84,8 @@ def world(db, make_user, make_tablo):
     invitation = TabloInvitation.invite(tablo, "pending@example.com", Role.EDITOR, invited_by=owner)
     link, token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=1), created_by=owner)
     db.session.commit()
-    other_session = Session.open(extra, user_agent="elsewhere", ip_address="10.0.0.9")[0]
+    users = {"stranger": stranger, "viewer": viewer, "editor": editor, "owner": owner}
+    elsewhere = {name: Session.open(user, user_agent="elsewhere", ip_address="10.0.0.9")[0] for name, user in users.items()}
     db.session.commit()
     ids = {
         "tablo_id": tablo.id,
@@ -83,10 +94,9 @@ def world(db, make_user, make_tablo):
         "invitation_id": invitation.id,
         "link_id": link.id,
         "token": token,
-        "session_id": other_session.id,
+        "session_id": elsewhere[OWN_ROWS_BELONG_TO].id,
         "stranger_email": stranger.email,
     }
-    users = {"stranger": stranger, "viewer": viewer, "editor": editor, "owner": owner}
     return ids, users
 
 
@@ -111,7 +121,7 @@ def expected_status(needed: str, visitor: str) -> int | None:
     if visitor == "signed_out":
         return 302
     if needed == "own":
-        return 404
+        return None if visitor == OWN_ROWS_BELONG_TO else 404
     if needed == "user":
         return None
     if visitor == "stranger":
@@ -119,25 +129,148 @@ def expected_status(needed: str, visitor: str) -> int | None:
     return 403 if RANK[visitor] < RANK[needed] else None
 
 
+def request_for(app, endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
+    """The URL and form data of a matrix case, on the world's rows."""
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        url = url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments})
+    return url, {k: v.format(**ids) for k, v in MATRIX[endpoint][method][1].items()}
+
+
+# -- What an allowed request does ---------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """An allowed request that went through, for its EFFECTS entry to look at."""
+
+    response: object
+    client: object
+    visitor: str
+    user: User | None  # None when signed out
+    ids: dict
+
+    @cached_property
+    def page(self) -> str:
+        """What the person sees next: the response, or the page it redirects to."""
+        if self.response.status_code in (302, 303):
+            return self.client.get(self.response.location).text
+        return self.response.text
+
+    @property
+    def title(self) -> str:
+        return page_title(self.page)
+
+    def who(self) -> str | None:
+        return signed_in_as(self.client)
+
+    def me(self) -> str | None:
+        return self.user.name if self.user else None
+
+
+def fresh(model, key):
+    _db.session.rollback()
+    return _db.session.get(model, key)
+
+
+def scalar(stmt):
+    _db.session.rollback()
+    return _db.session.scalar(stmt)
+
+
+def role_of(o: Outcome) -> str | None:
+    return scalar(select(TabloMember.role).where(TabloMember.tablo_id == o.ids["tablo_id"], TabloMember.user_id == o.user.id))
+
+
+def sessions_of(user: User) -> int:
+    return scalar(select(func.count()).select_from(Session).where(Session.user_id == user.id))
+
+
+def users_named_n() -> int:
+    return scalar(select(func.count()).select_from(User).where(User.email == "n@example.com"))
+
+
+def to_do(o: Outcome) -> list[str]:
+    """The titles in the tablo's "To do" column, top to bottom."""
+    _db.session.rollback()
+    stmt = select(Task.title).where(Task.tablo_id == o.ids["tablo_id"], Task.status == "todo").order_by(Task.position)
+    return list(_db.session.scalars(stmt))
+
+
+def cards(page: str) -> list[str]:
+    return re.findall(r'class="task-title"[^>]*>([^<]+)</a>', page)
+
+
+def member_names(page: str) -> list[str]:
+    return re.findall(r'<li id="member-\d+">\s*<div>\s*<strong>([^<]*)</strong>', page)
+
+
+def shown_link_works(o: Outcome) -> bool:
+    token = re.search(r"/join/([\w-]+)", o.page).group(1)
+    link = scalar(select(TabloInviteLink).where(TabloInviteLink.tablo_id == o.ids["tablo_id"], TabloInviteLink.id != o.ids["link_id"]))
+    return link is not None and TabloInviteLink.by_token(token) == link
+
+
+# (endpoint, method) -> what must be true after the request, for every visitor allowed to make it.
+EFFECTS = {
+    ("healthz", "GET"): lambda o: o.response.json == {"status": "ok"},
+    ("auth.signup", "GET"): lambda o: o.title == ("Sign up" if o.user is None else "My tablos"),
+    ("auth.signup", "POST"): lambda o: o.who() == ("N" if o.user is None else o.me()) and users_named_n() == (1 if o.user is None else 0),
+    ("auth.login", "GET"): lambda o: o.title == ("Sign in" if o.user is None else "My tablos"),
+    ("auth.login", "POST"): lambda o: o.who() == ("Stranger" if o.user is None else o.me()),
+    ("auth.logout", "POST"): lambda o: o.who() is None and (o.user is None or sessions_of(o.user) == 1),
+    ("auth.sessions", "GET"): lambda o: o.title == "Active sessions" and o.page.count('<li id="session-') == 2,
+    ("auth.revoke_session", "POST"): lambda o: fresh(Session, o.ids["session_id"]) is None and o.who() == o.me(),
+    ("auth.revoke_other_sessions", "POST"): lambda o: sessions_of(o.user) == 1 and o.who() == o.me(),
+    ("auth.change_password", "GET"): lambda o: o.title == "Change password",
+    ("auth.change_password", "POST"): lambda o: fresh(User, o.user.id).check_password("another one") and sessions_of(o.user) == 1 and o.who() == o.me(),
+    ("tablos.home", "GET"): lambda o: o.title == "My tablos",
+    ("tablos.index", "GET"): lambda o: listed_tablos(o.page) == (["Shared"] if o.visitor in MEMBERS else []),
+    ("tablos.create", "GET"): lambda o: o.title == "New tablo",
+    ("tablos.create", "POST"): lambda o: o.title == "New" and listed_tablos(o.client.get("/tablos").text).count("New") == 1,
+    ("tablos.show", "GET"): lambda o: o.title == "Shared" and cards(o.page) == ["Task 1", "Task 2"],
+    ("tablos.edit", "GET"): lambda o: o.title == "Edit Shared" and 'value="Shared"' in o.page,
+    ("tablos.edit", "POST"): lambda o: (fresh(Tablo, o.ids["tablo_id"]).title, fresh(Tablo, o.ids["tablo_id"]).color) == ("Renamed", "red"),
+    ("tablos.delete", "GET"): lambda o: o.title == "Delete Shared" and fresh(Tablo, o.ids["tablo_id"]) is not None,
+    ("tablos.delete", "POST"): lambda o: fresh(Tablo, o.ids["tablo_id"]) is None,
+    ("tablos.create_task", "POST"): lambda o: to_do(o) == ["Task 1", "Task 2", "T"],
+    ("tablos.task", "GET"): lambda o: o.title == f"{fresh(Task, o.ids['task_id']).title} · Shared",
+    ("tablos.task", "POST"): lambda o: (fresh(Task, o.ids["task_id"]).title, fresh(Task, o.ids["task_id"]).status) == ("Renamed", "done"),
+    ("tablos.move_task", "POST"): lambda o: (fresh(Task, o.ids["task_id"]).status, fresh(Task, o.ids["task_id"]).position) == ("done", 0),
+    ("tablos.delete_task", "GET"): lambda o: o.title == "Delete task" and fresh(Task, o.ids["task_id"]) is not None,
+    ("tablos.delete_task", "POST"): lambda o: fresh(Task, o.ids["task_id"]) is None and len(to_do(o)) == 1,
+    ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
+    ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
+    ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,
+    ("members.remove", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]) is None,
+    ("members.leave", "POST"): lambda o: role_of(o) is None,
+    ("members.cancel_invitation", "POST"): lambda o: fresh(TabloInvitation, o.ids["invitation_id"]) is None,
+    ("members.create_link", "POST"): shown_link_works,
+    ("members.revoke_link", "POST"): lambda o: fresh(TabloInviteLink, o.ids["link_id"]).revoked_at is not None,
+    ("members.join", "GET"): lambda o: o.title == "Invitation" and "<h1>Join “Shared”</h1>" in o.page,
+    ("members.join", "POST"): lambda o: role_of(o) == ("viewer" if o.visitor == "stranger" else o.visitor),
+}
+
+
+def test_every_route_has_an_effect():
+    assert set(EFFECTS) == set(CASES)
+
+
 @pytest.mark.parametrize("visitor", VISITORS)
 @pytest.mark.parametrize("endpoint, method", CASES)
 def test_authorization_matrix(app, client, db, world, endpoint, method, visitor):
     ids, users = world
-    needed, data = MATRIX[endpoint][method]
     if visitor != "signed_out":
         assert client.post("/login", data={"email": users[visitor].email, "password": PASSWORD}).status_code == 303
-    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    with app.test_request_context():
-        from flask import url_for
-
-        url = url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments})
+    url, data = request_for(app, endpoint, method, ids)
     before = snapshot(db)
 
-    response = client.open(url, method=method, data={k: v.format(**ids) for k, v in data.items()})
+    response = client.open(url, method=method, data=data)
 
-    refusal = expected_status(needed, visitor)
+    refusal = expected_status(MATRIX[endpoint][method][0], visitor)
     if refusal is None:
         assert response.status_code < 400, response.text[:500]
+        assert EFFECTS[endpoint, method](Outcome(response, client, visitor, users.get(visitor), ids)), "the request did not do its job"
     else:
         assert response.status_code == refusal
         if refusal == 302:

@@ -14,6 +14,7 @@ def test_users_create_and_set_password(app, runner, db, client):
     assert result.exit_code == 0, result.output
     assert "Created user" in result.output
     assert client.post("/login", data={"email": "ops@example.com", "password": "first password"}).status_code == 303
+    assert client.get("/tablos").status_code == 200
 
     result = runner.invoke(args=["users", "set-password", "ops@example.com", "--password", "second password"])
     assert result.exit_code == 0 and "1 session(s) signed out" in result.output

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, listed_tablos, page_title
 from xtablo.models import Role, TabloInvitation, TabloInviteLink, TabloMember
 from xtablo.models._types import utcnow
 
@@ -135,7 +135,7 @@ def test_removing_a_member_takes_effect_at_their_next_request(app, client, db, o
     assert client.post(f"/tablos/{tablo.id}/members/{member.id}/delete").status_code == 303
     assert bob_browser.get(f"/tablos/{tablo.id}").status_code == 404
     assert bob_browser.post(f"/tablos/{tablo.id}/tasks", data={"title": "sneaky", "status": "todo"}).status_code == 404
-    assert "Team board" not in bob_browser.get("/tablos").text
+    assert listed_tablos(bob_browser.get("/tablos").text) == []
 
 
 def test_anyone_can_leave(app, db, owned, make_user):
@@ -172,8 +172,11 @@ def invite_link(client, tablo, role="viewer", days="7") -> str:
 def test_invitation_link_adds_whoever_opens_it(app, client, db, owned, make_user):
     _, tablo = owned
     path = invite_link(client, tablo, role="editor")
-    # The link is shown once: the members page does not show it again.
-    assert path not in client.get(f"/tablos/{tablo.id}/members").text
+    # The link is shown once: the members page lists it, but not its address.
+    members_page = client.get(f"/tablos/{tablo.id}/members").text
+    assert page_title(members_page) == "Members · Team board"
+    assert re.search(r'<li id="link-\d+">\s*<span>Editor link, expires', members_page)
+    assert path not in members_page
     eve = make_user(email="eve@example.com")
     eve_browser = app.test_client()
     assert eve_browser.get(path).status_code == 302  # sign in first
@@ -183,8 +186,9 @@ def test_invitation_link_adds_whoever_opens_it(app, client, db, owned, make_user
     assert roles(db, tablo)["eve@example.com"] == "editor"
 
 
-@pytest.mark.parametrize("how", ["revoked", "expired", "mistyped"])
-def test_dead_invitation_links_say_so_and_add_nobody(app, client, db, owned, make_user, how):
+@pytest.mark.parametrize("how, status", [("revoked", 410), ("expired", 410), ("mistyped", 404)])
+def test_dead_invitation_links_say_so_and_add_nobody(app, client, db, owned, make_user, how, status):
+    """A link that existed is gone (410); one that never did is not found (404)."""
     _, tablo = owned
     path = invite_link(client, tablo)
     if how == "revoked":
@@ -200,8 +204,8 @@ def test_dead_invitation_links_say_so_and_add_nobody(app, client, db, owned, mak
     eve_browser.post("/login", data={"email": eve.email, "password": PASSWORD})
     for method in ("GET", "POST"):
         response = eve_browser.open(path, method=method)
-        assert response.status_code in (404, 410)
-        assert "This invitation link does not work" in response.text
+        assert response.status_code == status
+        assert "<h1>This invitation link does not work</h1>" in response.text
     assert "eve@example.com" not in roles(db, tablo)
 
 

@@ -1,9 +1,13 @@
-"""A page costs a constant number of SQL queries, whatever the number of tasks."""
+"""A page costs a constant number of SQL queries, whatever the number of tasks or tablos."""
+
+import re
 
 import pytest
 from sqlalchemy import event
 
+from tests.conftest import listed_tablos
 from xtablo.extensions import db as _db
+from xtablo.models import Role, TabloMember
 
 
 @pytest.fixture
@@ -27,17 +31,36 @@ def count_queries(app):
     return Counter
 
 
-@pytest.mark.parametrize("path", ["/tablos/{id}", "/tablos"])
-def test_board_and_list_cost_the_same_for_3_and_300_tasks(client, login_as, make_tablo, count_queries, path):
+def test_a_board_costs_the_same_for_3_and_300_tasks(client, login_as, make_tablo, count_queries):
     owner = login_as()
-    small = make_tablo(owner=owner, tasks=3)
-    large = make_tablo(owner=owner, tasks=300)
-    counts = []
-    for tablo in (small, large):
+    counts = {}
+    for tasks in (3, 300):
+        tablo = make_tablo(owner=owner, tasks=tasks)
         with count_queries() as counter:
-            response = client.get(path.format(id=tablo.id))
+            response = client.get(f"/tablos/{tablo.id}")
         assert response.status_code == 200
-        counts.append(counter.count)
-    assert counts[0] == counts[1]
-    assert counts[1] <= 4
-    assert response.text.count('class="task"') in (0, 300)
+        assert response.text.count('<li class="task"') == tasks  # every card is drawn
+        counts[tasks] = counter.count
+    assert counts[3] == counts[300] <= 4
+
+
+def test_my_tablos_costs_the_same_for_1_and_30_tablos(client, db, login_as, make_tablo, make_user, count_queries):
+    """Thirty tablos of all sizes, some owned and some shared with me: no query per tablo."""
+    me = login_as()
+    make_tablo(owner=me, title="Tablo 1", tasks=3)
+    with count_queries() as counter:
+        page = client.get("/tablos").text
+    one = counter.count
+    assert listed_tablos(page) == ["Tablo 1"]
+    for n in range(2, 31):
+        if n % 2:
+            make_tablo(owner=me, title=f"Tablo {n}", tasks=n)
+        else:
+            TabloMember.add(make_tablo(owner=make_user(), title=f"Tablo {n}", tasks=n), me, Role.EDITOR, added_by=None)
+    db.session.commit()
+    with count_queries() as counter:
+        page = client.get("/tablos").text
+    assert sorted(listed_tablos(page)) == sorted(f"Tablo {n}" for n in range(1, 31))
+    task_counts = {int(n): int(count) for n, count in re.findall(r"<strong>Tablo (\d+)</strong>.*?(\d+) tasks?\b", page, re.S)}
+    assert task_counts == {1: 3} | {n: n for n in range(2, 31)}
+    assert counter.count == one <= 4

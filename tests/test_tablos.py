@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import listed_tablos
 from xtablo.models import Tablo, Task
 
 
@@ -90,8 +91,10 @@ def test_another_user_gets_404_and_changes_nothing(client, db, login_as, make_ta
 
 def test_other_users_tablos_are_not_listed(client, login_as, make_tablo):
     make_tablo(title="Someone else's")
-    login_as()
-    assert "Someone else" not in client.get("/tablos").text
+    make_tablo(owner=login_as(), title="Mine")
+    response = client.get("/tablos")
+    assert response.status_code == 200
+    assert listed_tablos(response.text) == ["Mine"]
 
 
 @pytest.mark.parametrize("path", ["/tablos/abc", "/tablos/0", "/tablos/-1", "/tablos/99999999999999", "/tablos/1.5"])

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import field_errors
 from xtablo.models import Task
 
 HTMX = {"HX-Request": "true"}
@@ -78,19 +79,22 @@ def test_htmx_add_returns_the_board_partial(client, board):
 
 
 @pytest.mark.parametrize(
-    "data, message",
+    "data, errors",
     [
-        ({"title": "", "status": "todo"}, "Give it a title."),
-        ({"title": "x" * 10_240, "status": "todo"}, "Keep the title under 200 characters."),
-        ({"title": "ok", "status": "blocked"}, "Not a valid choice"),
-        ({"title": "ok", "status": "todo", "due_date": "31/12/2026"}, "Not a valid date value."),
+        ({"title": "", "status": "todo"}, {"title": "Give it a title."}),
+        ({"title": "x" * 10_240, "status": "todo"}, {"title": "Keep the title under 200 characters."}),
+        ({"title": "ok", "status": "blocked"}, {"status": "Not a valid choice."}),
+        ({"title": "ok", "status": "todo", "due_date": "31/12/2026"}, {"due_date": "Not a valid date value."}),
     ],
 )
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["classic", "htmx"])
-def test_add_rejects_bad_input(client, db, board, data, message, headers):
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 6, 'What a person saw' 1: on the error path "
+                   "task_fields() returns a plain str, so the form's own HTML is shown escaped, as text")
+def test_add_rejects_bad_input(client, db, board, data, errors, headers):
+    """The message sits under its field, in a form that is still a form (not its HTML as text)."""
     response = client.post(f"/tablos/{board.id}/tasks", data=data, headers=headers)
     assert response.status_code == 422
-    assert message in response.text
+    assert field_errors(response.text) == errors
     assert db.session.scalar(select(func.count()).select_from(Task)) == 4
 
 
@@ -119,20 +123,20 @@ def test_htmx_move_answers_with_the_new_board(client, db, board):
 
 
 @pytest.mark.parametrize(
-    "data, message",
+    "data, errors",
     [
-        ({"status": "todo", "position": "-1"}, "The position is a number from 1 up."),
-        ({"status": "todo", "position": "0"}, "The position is a number from 1 up."),
-        ({"status": "todo", "position": "two"}, "Not a valid integer value."),
-        ({"status": "todo"}, "Give a position."),
-        ({"status": "archived", "position": "1"}, "Not a valid choice"),
+        ({"status": "todo", "position": "-1"}, {"move-position": "The position is a number from 1 up."}),
+        ({"status": "todo", "position": "0"}, {"move-position": "The position is a number from 1 up."}),
+        ({"status": "todo", "position": "two"}, {"move-position": "Not a valid integer value. The position is a number from 1 up."}),
+        ({"status": "todo"}, {"move-position": "Give a position."}),
+        ({"status": "archived", "position": "1"}, {"move-status": "Not a valid choice."}),
     ],
 )
-def test_move_rejects_bad_input(client, db, board, data, message):
+def test_move_rejects_bad_input(client, db, board, data, errors):
     a = db.session.scalar(select(Task).where(Task.title == "A"))
     response = client.post(f"/tablos/{board.id}/tasks/{a.id}/move", data=data)
     assert response.status_code == 422
-    assert message in response.text
+    assert field_errors(response.text) == errors
     assert column(db, board, "todo") == ["A", "B", "C"]
 
 
