@@ -276,7 +276,7 @@ def test_pages_log_no_console_error_and_no_csp_violation(page: Page, page_log: P
     drag(page, "Clean", to=column_list(page, "Done"))  # SortableJS, then htmx
     expect_column(page, "Done", ["Clean"])
     page.get_by_role("link", name="Tidy", exact=True).click()
-    expect(page.get_by_role("heading", name="Task", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Tidy", level=1)).to_be_visible()
     page.go_back()
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_role("heading", name="Edit tablo")).to_be_visible()
