@@ -44,7 +44,7 @@ MATRIX = {
     "tablos.edit": {"GET": ("owner", {}), "POST": ("owner", {"title": "Renamed", "color": "red"})},
     "tablos.delete": {"GET": ("owner", {}), "POST": ("owner", {})},
     "tablos.create_task": {"GET": ("viewer", {}), "POST": ("editor", {"title": "T", "status": "todo"})},
-    "tablos.task": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Renamed", "status": "done"})},
+    "tablos.task": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Renamed"})},
     "tablos.move_task": {"GET": ("viewer", {}), "POST": ("editor", {"status": "done", "position": "1"})},
     "tablos.delete_task": {"GET": ("editor", {}), "POST": ("editor", {})},
     "members.index": {"GET": ("viewer", {})},
@@ -183,7 +183,13 @@ def role_of(o: Outcome) -> str | None:
 
 
 def sessions_of(user: User) -> int:
-    return scalar(select(func.count()).select_from(Session).where(Session.user_id == user.id))
+    """The user's sessions still signed in (ended ones stay as tombstones for a while)."""
+    return scalar(select(func.count()).select_from(Session).where(Session.user_id == user.id, Session.ended_at.is_(None)))
+
+
+def ended(session_id: int) -> bool:
+    row = fresh(Session, session_id)
+    return row is None or row.ended_at is not None
 
 
 def users_named_n() -> int:
@@ -220,7 +226,7 @@ EFFECTS = {
     ("auth.login", "POST"): lambda o: o.who() == ("Stranger" if o.user is None else o.me()),
     ("auth.logout", "POST"): lambda o: o.who() is None and (o.user is None or sessions_of(o.user) == 1),
     ("auth.sessions", "GET"): lambda o: o.title == "Active sessions" and o.page.count('<li id="session-') == 2,
-    ("auth.revoke_session", "POST"): lambda o: fresh(Session, o.ids["session_id"]) is None and o.who() == o.me(),
+    ("auth.revoke_session", "POST"): lambda o: ended(o.ids["session_id"]) and o.who() == o.me(),
     ("auth.revoke_other_sessions", "POST"): lambda o: sessions_of(o.user) == 1 and o.who() == o.me(),
     ("auth.change_password", "GET"): lambda o: o.title == "Change password",
     ("auth.change_password", "POST"): lambda o: fresh(User, o.user.id).check_password("another one") and sessions_of(o.user) == 1 and o.who() == o.me(),
@@ -233,19 +239,24 @@ EFFECTS = {
     ("tablos.edit", "POST"): lambda o: (fresh(Tablo, o.ids["tablo_id"]).title, fresh(Tablo, o.ids["tablo_id"]).color) == ("Renamed", "red"),
     ("tablos.delete", "GET"): lambda o: o.title == "Delete Shared" and fresh(Tablo, o.ids["tablo_id"]) is not None,
     ("tablos.delete", "POST"): lambda o: fresh(Tablo, o.ids["tablo_id"]) is None,
+    ("tablos.create_task", "GET"): lambda o: o.response.location == f"/tablos/{o.ids['tablo_id']}" and o.title == "Shared",
     ("tablos.create_task", "POST"): lambda o: to_do(o) == ["Task 1", "Task 2", "T"],
     ("tablos.task", "GET"): lambda o: o.title == f"{fresh(Task, o.ids['task_id']).title} · Shared",
-    ("tablos.task", "POST"): lambda o: (fresh(Task, o.ids["task_id"]).title, fresh(Task, o.ids["task_id"]).status) == ("Renamed", "done"),
+    ("tablos.task", "POST"): lambda o: fresh(Task, o.ids["task_id"]).title == "Renamed" and "Task saved." in o.page,
+    ("tablos.move_task", "GET"): lambda o: o.response.location.endswith("#move") and o.title == f"{fresh(Task, o.ids['task_id']).title} · Shared",
     ("tablos.move_task", "POST"): lambda o: (fresh(Task, o.ids["task_id"]).status, fresh(Task, o.ids["task_id"]).position) == ("done", 0),
     ("tablos.delete_task", "GET"): lambda o: o.title == "Delete task" and fresh(Task, o.ids["task_id"]) is not None,
     ("tablos.delete_task", "POST"): lambda o: fresh(Task, o.ids["task_id"]) is None and len(to_do(o)) == 1,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,
+    ("members.remove", "GET"): lambda o: o.title == "Remove Extra · Shared" and fresh(TabloMember, o.ids["member_id"]) is not None,
     ("members.remove", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]) is None,
+    ("members.leave", "GET"): lambda o: o.title == "Leave Shared" and role_of(o) == o.visitor,
     ("members.leave", "POST"): lambda o: role_of(o) is None,
     ("members.cancel_invitation", "POST"): lambda o: fresh(TabloInvitation, o.ids["invitation_id"]) is None,
     ("members.create_link", "POST"): shown_link_works,
+    ("members.revoke_link", "GET"): lambda o: o.title == "Revoke an invitation link · Shared" and fresh(TabloInviteLink, o.ids["link_id"]).revoked_at is None,
     ("members.revoke_link", "POST"): lambda o: fresh(TabloInviteLink, o.ids["link_id"]).revoked_at is not None,
     ("members.join", "GET"): lambda o: o.title == "Invitation" and "<h1>Join “Shared”</h1>" in o.page,
     ("members.join", "POST"): lambda o: role_of(o) == ("viewer" if o.visitor == "stranger" else o.visitor),

@@ -88,8 +88,6 @@ def test_htmx_add_returns_the_board_partial(client, board):
     ],
 )
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["classic", "htmx"])
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 6, 'What a person saw' 1: on the error path "
-                   "task_fields() returns a plain str, so the form's own HTML is shown escaped, as text")
 def test_add_rejects_bad_input(client, db, board, data, errors, headers):
     """The message sits under its field, in a form that is still a form (not its HTML as text)."""
     response = client.post(f"/tablos/{board.id}/tasks", data=data, headers=headers)
