@@ -19,7 +19,7 @@ from xtablo import create_app  # noqa: E402
 from xtablo.extensions import db  # noqa: E402
 from xtablo.models import Status, Tablo, Task, User  # noqa: E402
 
-EMAIL = os.environ.get("BENCH_EMAIL", "bench@xtablo.local")
+EMAIL = os.environ.get("BENCH_EMAIL", "bench@example.com")
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-password")
 TASKS = int(os.environ.get("BENCH_TASKS", 200))
 

@@ -131,6 +131,8 @@ def test_static_urls_are_versioned_and_only_their_own_version_is_cached_for_a_ye
         assert response.status_code == 200
         assert response.data == (STATIC / path).read_bytes()
         assert cache_control(response) == YEAR_IMMUTABLE, url
+        # Signed in or not, the same bytes: no cookie, nothing that makes a cache key on it.
+        assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", ""), url
 
     # An old page's URL, or one typed by hand, still works but is checked again on every use.
     for url in ["/static/css/app.css", "/static/css/app.css?v=0123456789abcdef"]:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from tests.conftest import PASSWORD
+from xtablo.cli import DEMO_EMAIL
 from xtablo.models import Session, Tablo, Task, User
 from xtablo.models._types import utcnow
 
@@ -54,6 +55,15 @@ def test_seed_demo_gives_a_full_board_and_is_idempotent(runner, db, client):
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Tablo)) == 1
     assert db.session.scalar(select(func.count()).select_from(Task)) == 7
-    client.post("/login", data={"email": "demo@xtablo.local", "password": "demo-password"})
+    assert client.post("/login", data={"email": DEMO_EMAIL, "password": "demo-password"}).status_code == 303
     tablo = db.session.scalar(select(Tablo))
     assert "Design the home page" in client.get(f"/tablos/{tablo.id}").text
+
+
+def test_the_demo_address_is_one_the_app_accepts(app, client, db, login_as, make_tablo, runner):
+    """The demo account can be invited like anyone: the members form takes its address."""
+    runner.invoke(args=["seed-demo"])
+    tablo = make_tablo(owner=login_as())
+    response = client.post(f"/tablos/{tablo.id}/members", data={"email": DEMO_EMAIL, "role": "editor"})
+    assert response.status_code == 303
+    assert "Demo is now a member." in client.get(response.headers["Location"]).text

@@ -13,7 +13,8 @@ from xtablo.models.user import MIN_PASSWORD_LENGTH
 users = AppGroup("users", help="Manage accounts.")
 sessions = AppGroup("sessions", help="Manage server-side sessions.")
 
-DEMO_EMAIL = "demo@xtablo.local"
+# An address the app itself accepts (email-validator refuses special-use domains such as .local).
+DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 
 

@@ -29,10 +29,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Mark the cookie Secure whenever the request came over HTTPS (directly or via ProxyFix)."""
+    """Mark the cookie Secure whenever the request came over HTTPS (directly or via ProxyFix);
+    leave static files alone."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # Static files are the same for everyone and cached for a year: no session cookie, and
+        # no "Vary: Cookie" (which Flask adds once anything looked at the session) that would
+        # make browsers fetch them again after every sign-in.
+        if request.endpoint == "static":
+            return
+        super().save_session(app, session, response)
 
 
 def external_url(endpoint: str, **values) -> str:
