@@ -223,3 +223,48 @@ def test_the_password_change_form_is_limited_like_sign_in(client, db, login_as):
     assert "Too many wrong passwords" in response.text
     db.session.rollback()
     assert db.session.get(User, user.id).password_hash == before
+
+
+def test_no_transaction_stays_open_while_sign_in_waits_for_redis(backend, app, app_env, db, make_user):
+    """A sign-in whose stale cookie made the request read the sessions table, then waits on a
+    frozen Redis: meanwhile nobody waits on it (SQLite's write lock is free) and it holds no
+    PostgreSQL transaction open."""
+    email = make_user().email
+    first = app.test_client()
+    assert attempt(first, email, PASSWORD).status_code == 303
+    stale_cookie = first.get_cookie("xtablo_session").value
+    first.post("/logout")  # the cookie's session is gone: a stale cookie
+
+    frozen = FrozenServer()
+    env = {k: v for k, v in app_env.items() if k != "RATELIMIT_KEY_PREFIX"}
+    slow = create_app(TestingConfig(env | {"REDIS_URL": f"redis://127.0.0.1:{frozen.port}/0", "REDIS_TIMEOUT": "2"}))
+    slow.test_client_class = Client
+    browser = slow.test_client()
+    browser.set_cookie("xtablo_session", stale_cookie)
+    db.session.rollback()
+    result = {}
+    signing_in = threading.Thread(target=lambda: result.update(status=attempt(browser, email, PASSWORD).status_code))
+    try:
+        signing_in.start()
+        time.sleep(0.8)  # the sign-in now waits on Redis (2 s)
+        assert signing_in.is_alive()
+        started = time.monotonic()
+        with db.engine.connect() as conn:
+            conn.execution_options(xtablo_write=True)
+            with conn.begin():
+                conn.execute(select(func.count()).select_from(User))  # BEGIN IMMEDIATE on SQLite
+                if backend == "postgresql":
+                    idle = conn.exec_driver_sql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'idle in transaction' AND pid <> pg_backend_pid()").scalar()
+                    assert idle == 0
+        assert time.monotonic() - started < 0.5
+        signing_in.join(timeout=10)
+        assert result == {"status": 303}  # then it went on with the database's counters
+    finally:
+        signing_in.join(timeout=10)
+        frozen.close()
+        with slow.app_context():
+            from xtablo.extensions import db as _db
+
+            _db.engine.dispose()
