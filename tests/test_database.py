@@ -3,6 +3,8 @@
 import subprocess
 import sys
 import textwrap
+
+import pytest
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -109,3 +111,25 @@ def test_sharing_migration_keeps_every_task_and_makes_creators_owners(app, db, b
             assert conn.execute(text("SELECT created_by_id FROM tablos")).scalar() == 1
             if backend == "sqlite":
                 assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_post_takes_the_write_lock_once_and_reads_its_answer_without_it(app, backend, client, login_as, make_tablo):
+    """An htmx post commits its verb, then draws the board it answers with: that read begins
+    deferred, so SQLite's single write lock is held only for the verb."""
+    if backend != "sqlite":
+        pytest.skip("about SQLite's write lock (PostgreSQL has no BEGIN IMMEDIATE)")
+    from sqlalchemy import event
+
+    tablo = make_tablo(owner=login_as(), tasks=3)
+    begins = []
+    with app.app_context():
+        engine = _db.engine
+    listener = lambda conn, cursor, statement, *args: begins.append(statement) if statement.startswith("BEGIN") else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.post(f"/tablos/{tablo.id}/tasks", data={"title": "New", "status": "todo"}, headers={"HX-Request": "true"})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200 and "New" in response.text
+    assert begins.count("BEGIN IMMEDIATE") == 1, begins
+    assert begins[-1] == "BEGIN"  # the board drawn after the commit

@@ -103,15 +103,16 @@ def change_role(tablo_id: int, member_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     member = get_member_or_404(tablo, member_id)
     form = RoleForm()
+    # A refusal is said on the Members page it redirects to: this address only takes posts.
     if not form.validate_on_submit():
         flash(_("Choose a role: viewer, editor or owner."), "error")
-        return members_page(tablo, status=422)
+        return back_to_members(tablo)
     try:
         member.change_role(form.role.data)
     except MembershipError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return members_page(tablo, status=409)
+        return back_to_members(tablo)
     db.session.commit()
     flash(_("%(name)s is now %(role)s.", name=member.user.name, role=Role(form.role.data).label.lower()), "info")
     return back_to_members(tablo)
@@ -173,8 +174,9 @@ def cancel_invitation(tablo_id: int, invitation_id: int):
 def create_link(tablo_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.OWNER)
     form = InviteLinkForm(prefix=LINK_PREFIX)
-    if not form.validate_on_submit():
-        return members_page(tablo, link_form=form, status=422)
+    if not form.validate_on_submit():  # only a tampered form: both fields are selects
+        flash(" ".join(str(message) for messages in form.errors.values() for message in messages), "error")
+        return back_to_members(tablo)
     _link, token = TabloInviteLink.create(tablo, form.role.data, lifetime=timedelta(days=int(form.days.data)), created_by=current_user)
     db.session.commit()
     # Only the token's hash is stored: the link is shown this once.
