@@ -80,6 +80,10 @@ class TestingConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False  # see test_security.py for the CSRF checks, with it on
 
+    def __init__(self, env):
+        # Tests sign up many people from one address; test_rate_limit.py sets its own limit.
+        super().__init__({"SIGN_UP_LIMIT_PER_IP": "1000 per hour"} | dict(env))
+
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -132,3 +132,10 @@ def test_a_statement_that_waits_too_long_gives_up_cleanly(backend, app, app_env,
     assert 0.9 < waited < 4
     db.session.rollback()
     assert db.session.get(Task, task_id).status == "todo"
+
+
+@pytest.mark.parametrize("path", ["/login", "/healthz", "/tablos"])
+def test_a_host_header_that_cannot_be_parsed_is_a_bad_request(client, path):
+    response = client.get(path, headers={"Host": "a" * 64})  # a DNS label is at most 63
+    assert response.status_code == 400
+    assert "<h1>Bad request</h1>" in response.text

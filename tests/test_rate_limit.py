@@ -268,3 +268,39 @@ def test_no_transaction_stays_open_while_sign_in_waits_for_redis(backend, app, a
             from xtablo.extensions import db as _db
 
             _db.engine.dispose()
+
+
+def test_one_address_refused_by_its_own_limit_cannot_lock_the_account(app, client, make_user):
+    """Thirty wrong passwords from one address: five are checked, the rest refused, and those
+    refused count nowhere else: the owner signs in from a new browser elsewhere."""
+    user = make_user()
+    statuses = [attempt(client, user.email, ip="10.6.0.1").status_code for _ in range(30)]
+    assert statuses == [422] * 5 + [429] * 25
+    assert attempt(app.test_client(), user.email, PASSWORD, ip="10.6.0.2").status_code == 303
+
+
+def test_the_browser_an_account_was_created_in_is_a_trusted_one(app, client, make_user):
+    browser = app.test_client()
+    data = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD}
+    assert browser.post("/signup", data=data).status_code == 303
+    browser.post("/logout")
+    for i in range(30):  # the account's limit, reached from many addresses
+        attempt(client, "ada@example.com", ip=f"10.7.0.{i}")
+    assert attempt(app.test_client(), "ada@example.com", PASSWORD, ip="10.7.1.1").status_code == 429
+    assert attempt(browser, "ada@example.com", PASSWORD, ip="10.7.1.2").status_code == 303
+
+
+def test_sign_ups_are_limited_per_address(app_env, db):
+    strict = create_app(TestingConfig(app_env | {"SIGN_UP_LIMIT_PER_IP": "3 per hour"}))
+    strict.test_client_class = Client
+    try:
+        answers = [strict.test_client().post("/signup", data={"name": f"N{i}", "email": f"n{i}@example.com", "password": PASSWORD,
+                                                  "confirm": PASSWORD}).status_code for i in range(4)]
+        assert answers[:3] == [303, 303, 303] and answers[3] == 429
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(User)) == 3
+    finally:
+        with strict.app_context():
+            from xtablo.extensions import db as _db
+
+            _db.engine.dispose()

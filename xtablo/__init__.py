@@ -1,9 +1,11 @@
 """xtablo: a collaborative project workspace for small teams."""
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask_login import current_user
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import OperationalError
 from werkzeug.routing import IntegerConverter
 
@@ -83,6 +85,9 @@ def register_error_handlers(app: Flask) -> None:
     visitor's signed-in one."""
 
     def error_page(status: int, title: str, message: str):
+        if request_ctx.url_adapter is None:
+            # The request's Host could not even be parsed: no URL can be built for the layout.
+            return f"<!doctype html>\n<title>{escape(title)}</title>\n<h1>{escape(title)}</h1>\n<p>{escape(message)}</p>\n", status
         return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(CSRFError)

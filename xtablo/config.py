@@ -105,6 +105,7 @@ class Config:
         self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "30 per hour")
         self.SIGN_IN_LIMIT_PER_DEVICE = env.get("SIGN_IN_LIMIT_PER_DEVICE", "10 per 15 minutes")
         self.PASSWORD_CHANGE_LIMIT = env.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+        self.SIGN_UP_LIMIT_PER_IP = env.get("SIGN_UP_LIMIT_PER_IP", "20 per hour")
         self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME

@@ -40,7 +40,7 @@ STARTUP_TIMEOUT = 30  # seconds for the server to answer /healthz
 SHUTDOWN_TIMEOUT = 15  # seconds for a graceful stop (gunicorn's graceful_timeout is 10) before a kill
 EXPECT_TIMEOUT = 5_000  # ms, for every `expect` and every action
 # Settings of the app and of gunicorn that the developer's shell must not leak into the server.
-APP_ENV_PREFIXES = ("XTABLO_", "SIGN_IN_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_")
+APP_ENV_PREFIXES = ("XTABLO_", "SIGN_IN_LIMIT_", "SIGN_UP_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_")
 APP_ENV_NAMES = {
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PORT", "HOST", "WEB_CONCURRENCY", "WORKER_CONNECTIONS",
     "ACCESS_LOG", "PROXY_FIX_HOPS", "FORWARDED_ALLOW_IPS", "RATELIMIT_KEY_PREFIX",
@@ -100,6 +100,7 @@ def live_server(backend, worker_id, testrun_uid, tmp_path_factory) -> Iterator[L
         "SECRET_KEY": secrets.token_hex(20),  # 40 characters
         "ACCESS_LOG": str(tmp_dir / "access.log"),  # gunicorn's error log (stderr) is kept in `log`
         "PYTHONUNBUFFERED": "1",
+        "SIGN_UP_LIMIT_PER_IP": "1000 per hour",  # every browser test signs someone up
     }
     try:
         upgrade = subprocess.run(

@@ -15,8 +15,12 @@ What is counted (see the README's security section):
   (SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP), against the client address whatever the account
   (SIGN_IN_LIMIT_PER_IP), and against the account from every address
   (SIGN_IN_LIMIT_PER_ACCOUNT, looser: it only bounds guessing spread over many addresses).
-- A password change counts against the account (PASSWORD_CHANGE_LIMIT): a stolen session cannot
-  guess the current password at full speed.
+- Refused attempts count no further: the counters are hit strictest first, and the first one
+  past its limit ends the count.
+- A password change counts against the signed-in browser (PASSWORD_CHANGE_LIMIT): a stolen
+  session cannot guess the current password at full speed, nor lock the owner's form.
+- Sign-ups count against the client address (SIGN_UP_LIMIT_PER_IP): each costs a hash and says
+  whether an email already has an account.
 
 Accounts are keyed by a hash of the email as typed (normalized), so unknown emails are counted
 exactly like known ones, the answer reveals nothing, and no email is written to Redis.
@@ -79,8 +83,16 @@ def sign_in_counters(email: str) -> list[Counter]:
     ]
 
 
-def password_change_counters(user_id: int) -> list[Counter]:
-    return [Counter(_limit("PASSWORD_CHANGE_LIMIT"), "password-change", str(user_id))]
+def password_change_counters(user_id: int, session_id: int) -> list[Counter]:
+    """Per signed-in browser: a stolen session guessing the password locks only its own form,
+    never the owner's."""
+    return [Counter(_limit("PASSWORD_CHANGE_LIMIT"), "password-change", f"{user_id}/{session_id}")]
+
+
+def sign_up_counters() -> list[Counter]:
+    """Sign-ups per client address: each costs an argon2 hash and tells whether an email has an
+    account, so neither comes in bulk."""
+    return [Counter(_limit("SIGN_UP_LIMIT_PER_IP"), "sign-up:ip", _client())]
 
 
 # -- Reserving and releasing -------------------------------------------------------------------
@@ -115,11 +127,12 @@ def _on_storage(action):
 
 
 def reserve(counters: list[Counter]) -> bool:
-    """Count one attempt on every counter; False when any of them is past its limit."""
+    """Count one attempt on each counter in turn, strictest first; False at the first one past
+    its limit. An attempt refused there counts nowhere further: a single address, refused by its
+    own limit, cannot fill the account's looser one and lock other browsers out."""
 
     def hit(rate: FixedWindowRateLimiter) -> bool:
-        # Every counter is hit (no short cut), so that refused attempts count everywhere.
-        return all([rate.hit(c.limit, c.scope, c.key) for c in counters])
+        return all(rate.hit(c.limit, c.scope, c.key) for c in counters)
 
     return _on_storage(hit)
 

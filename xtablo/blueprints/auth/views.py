@@ -50,6 +50,9 @@ def signup():
     if current_user.is_authenticated:
         return redirect(safe_next(next_url))
     form = SignupForm()
+    if form.is_submitted() and not throttle.reserve(throttle.sign_up_counters()):
+        flash(_("Too many sign-ups from this network. Wait an hour, then try again."), "error")
+        return render_template("auth/signup.html", form=form, next=next_url), 429
     if form.validate_on_submit():
         end_transaction()  # argon2 runs outside any transaction
         password_hash = hash_password(form.password.data)
@@ -61,7 +64,7 @@ def signup():
             db.session.rollback()
             form.email.errors.append(_("An account already uses this email. Sign in instead."))
         else:
-            return redirect(safe_next(next_url), 303)
+            return throttle.remember_device(redirect(safe_next(next_url), 303), user.email)
     return render_template("auth/signup.html", form=form, next=next_url), 422 if form.errors else 200
 
 
@@ -138,7 +141,7 @@ def revoke_other_sessions():
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        counters = throttle.password_change_counters(current_user.id)
+        counters = throttle.password_change_counters(current_user.id, current_user.current_session.id)
         if not throttle.reserve(counters):
             form.current_password.errors.append(_("Too many wrong passwords. Wait 15 minutes, then try again."))
             return render_template("auth/password.html", form=form), 429
@@ -152,9 +155,10 @@ def change_password():
             # password, and this browser goes on with a new session (and a new token).
             Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
             start_session(user)
+            email = user.email
             db.session.commit()
             throttle.release(counters)
             flash(_("Password changed. Every other browser is signed out."), "info")
-            return redirect(url_for("auth.sessions"), 303)
+            return throttle.remember_device(redirect(url_for("auth.sessions"), 303), email)
         form.current_password.errors.append(_("This is not your current password."))
     return render_template("auth/password.html", form=form), 422 if form.errors else 200
