@@ -95,11 +95,15 @@ def test_the_access_log_never_shows_an_invitation_token(page: Page, browser: Bro
     request = urllib.request.Request(f"{live_server.url}/login?next=%2fjoin%2f{token}", headers={"Referer": link})
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200
+    # And by hand-crafted spellings that reach the same page: an escaped letter of "join".
+    with urllib.request.urlopen(f"{live_server.url}/jo%69n/{token}", timeout=5) as response:
+        assert response.status == 200  # the sign-in page it redirects to
 
     expected = [
         '"GET /join/[redacted] HTTP/1.1" 302',
         '"GET /login?next=%2Fjoin%2F[redacted] HTTP/1.1" 200',
         '"GET /login?next=%2fjoin%2f[redacted] HTTP/1.1" 200',
+        '"GET /join/[redacted] HTTP/1.1" 302',  # from /jo%69n/, logged decoded
         f'"{live_server.url}/login?next=%2Fjoin%2F[redacted]"',  # a Referer
         f'"{live_server.url}/join/[redacted]"',  # the other Referer
     ]

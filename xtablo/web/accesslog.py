@@ -12,6 +12,7 @@ workers).
 """
 
 import re
+from urllib.parse import unquote
 
 from gunicorn.glogging import Logger
 
@@ -22,8 +23,17 @@ JOIN_TOKEN = re.compile(r"((?:/|%(?:25)*2[fF])join(?:/|%(?:25)*2[fF]))[^/?&#\s\"
 
 
 def redact(value):
-    if isinstance(value, str) and "join" in value:
-        return JOIN_TOKEN.sub(r"\g<1>" + REDACTED, value)
+    """`value` without invitation tokens. A value that only names `join` once percent-decoded
+    (`/jo%69n/<token>` reaches the same page) is logged decoded, its token redacted."""
+    if not isinstance(value, str) or ("join" not in value and "%" not in value):
+        return value
+    if "join" in value:
+        value = JOIN_TOKEN.sub(r"\g<1>" + REDACTED, value)
+    decoded = value
+    for _ in range(3):  # %69, %2569...
+        decoded = unquote(decoded)
+    if JOIN_TOKEN.search(decoded) and REDACTED not in decoded:
+        return JOIN_TOKEN.sub(r"\g<1>" + REDACTED, decoded)
     return value
 
 

@@ -59,6 +59,10 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A page that came back with errors (a form posted without htmx): start at the first field
+    // to fix, which also brings it into view.
+    var invalid = document.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
     } else {
