@@ -5,6 +5,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from xtablo.offload import default_concurrency
+
 INSTANCE_PATH = Path(os.environ.get("XTABLO_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
 
 
@@ -28,6 +30,19 @@ def persistent_secret_key() -> str:
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
     return key
+
+
+def positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"xtablo: {name} must be a whole number of at least 1, not {raw!r}.")
+    return value
 
 
 class Config:
@@ -65,6 +80,9 @@ class Config:
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME
         self.PROXY_FIX_HOPS = int(env.get("PROXY_FIX_HOPS", 0))
+        # Password hashes (argon2: CPU and 64 MiB each) computed at once per worker process, off
+        # its event loop (xtablo/offload.py); more sign-ins than that wait their turn.
+        self.PASSWORD_HASH_CONCURRENCY = positive_int(env, "PASSWORD_HASH_CONCURRENCY", default_concurrency())
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         if self.ENV == "production":
             if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
