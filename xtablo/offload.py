@@ -20,6 +20,8 @@ from typing import Any, Callable, TypeVar
 T = TypeVar("T")
 
 _pool = None  # gevent.threadpool.ThreadPool of this process, created on first use
+# How much nicer than the event loop's thread the pool's threads are (see _give_way_to_the_loop).
+BACKGROUND_NICENESS = 10
 
 
 def default_concurrency() -> int:
@@ -51,12 +53,29 @@ def run(func: Callable[..., T], *args: Any, limit: int) -> T:
 
 
 def _outcome(func, args) -> tuple[bool, Any]:
+    _give_way_to_the_loop()
     # An exception escaping a pool thread would also be printed by gevent's hub, traceback and
     # all (every wrong password, in the error log): hand it back as a value, raise it here.
     try:
         return True, func(*args)
     except Exception as exc:  # noqa: BLE001  (raised again in the caller)
         return False, exc
+
+
+def _give_way_to_the_loop() -> None:
+    """Lower this pool thread's CPU priority below the event loop's thread. When the cores are
+    busy (a burst of sign-ins is exactly that), the scheduler then runs the loop first: pages stay
+    fast and the hashes take what is left. Linux keeps a nice value per thread, so
+    setpriority(PRIO_PROCESS, 0) changes this thread only (man 2 setpriority); elsewhere it would
+    change the whole process, so it is not done."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICENESS)
+        if os.getpriority(os.PRIO_PROCESS, 0) < wanted:
+            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    except OSError:  # not permitted here: the work still runs, at the loop's priority
+        pass
 
 
 def _thread_pool(limit: int):
