@@ -5,8 +5,9 @@ greenlet of that worker runs. argon2 is CPU-heavy by design (a tenth to half a s
 per password): fifty people signing in at once froze every page of a worker for seconds.
 argon2-cffi releases the GIL while it hashes, so the hash can run in a native thread while the
 loop keeps serving. Each worker process gets its own small thread pool whose size bounds how many
-such calls run at once: a burst of sign-ins queues behind that bound (sign-ins slow down) instead
-of taking every core and every worker's loop (the whole app slows down).
+such calls run at once, and its threads run at a lower CPU priority than the loop's: a burst of
+sign-ins queues behind that bound and takes the CPU the pages leave (sign-ins slow down) instead
+of taking every core and every worker's loop (the whole app slows down). bench/signin.py measures it.
 
 This module is the only one that knows gevent for that. Outside a gevent-patched process (tests,
 the CLI, `flask shell`) there is no loop to protect: `run` calls the function directly.
