@@ -44,3 +44,9 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Page latency while 50 clients sign in at once (bench/signin.py; RESULTS.md has its section).
+# BEFORE=<commit> serves that commit's code first, for a before/after comparison.
+.PHONY: bench-signin
+bench-signin: $(VENV)/.installed-test
+	$(BIN)/python bench/signin.py $(if $(BEFORE),--before $(BEFORE))

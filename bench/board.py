@@ -111,15 +111,16 @@ class Response:
 class Connection:
     """One keep-alive connection; reconnects (once per request) if the server dropped it idle."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, timeout: float = REQUEST_TIMEOUT) -> None:
         self.address = (HOST, port)
+        self.timeout = timeout
         self.sock = None
         self.buf = bytearray()
         self.used = 0
         self.reconnects = 0
 
     def connect(self) -> None:
-        sock = socket.create_connection(self.address, timeout=REQUEST_TIMEOUT)
+        sock = socket.create_connection(self.address, timeout=self.timeout)
         sock.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
         self.sock, self.buf, self.used = sock, bytearray(), 0
 
@@ -641,8 +642,8 @@ def server_env(tmp: Path, port: int) -> dict[str, str]:
     return env
 
 
-def run_step(args: list[str], env: dict[str, str], what: str) -> str:
-    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+def run_step(args: list[str], env: dict[str, str], what: str, cwd: Path = ROOT) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise BenchError(f"{what} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout
@@ -659,8 +660,9 @@ def prepare_database(env: dict[str, str], tasks: int) -> dict:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
-        self.env, self.port, self.log_path = env, port, log_path
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, root: Path = ROOT) -> None:
+        # root: the checkout to serve (bench/signin.py serves an older commit to compare with).
+        self.env, self.port, self.log_path, self.root = env, port, log_path, root
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -669,7 +671,7 @@ class Server:
             # --no-control-socket: gunicorn 27 otherwise binds ~/.gunicorn/gunicorn.ctl, a path that
             # every gunicorn of the user shares (the test suite's, `make run`'s); no effect on serving.
             [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stop() can always end all of it
         )
         deadline = time.monotonic() + 30
@@ -717,10 +719,10 @@ class Server:
         self.log.close()
 
 
-def sign_in(port: int, email: str, password: str) -> dict[str, str]:
+def sign_in(port: int, email: str, password: str, timeout: float = REQUEST_TIMEOUT) -> dict[str, str]:
     """GET /login, POST /login like a browser; the cookie jar afterwards."""
     jar: dict[str, str] = {}
-    conn = Connection(port)
+    conn = Connection(port, timeout)
     try:
         page = conn.request(build_request("GET", "/login", port))
         if page.status != 200:

@@ -5,6 +5,7 @@ environment and the schema already migrated (`flask --app wsgi db upgrade`). Pri
 {"tablo_id": ..., "email": ..., "tasks": {"todo": 67, ...}}.
 
     BENCH_EMAIL, BENCH_PASSWORD, BENCH_TASKS   override the defaults below
+    BENCH_USERS   more accounts, bench-user-<n>@example.com with the same password (bench/signin.py)
 """
 
 import json
@@ -13,7 +14,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Appended, so that a PYTHONPATH naming another checkout (bench/signin.py --before) comes first.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from xtablo import create_app  # noqa: E402
 from xtablo.extensions import db  # noqa: E402
@@ -22,6 +24,7 @@ from xtablo.models import Status, Tablo, Task, User  # noqa: E402
 EMAIL = os.environ.get("BENCH_EMAIL", "bench@example.com")
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-password")
 TASKS = int(os.environ.get("BENCH_TASKS", 200))
+USERS = int(os.environ.get("BENCH_USERS", 0))
 
 WORDS = ["Write", "Review", "Plan", "Design", "Ship", "Test", "Call", "Draft", "Fix", "Order"]
 THINGS = ["the launch post", "the home page", "supplier quotes", "the budget", "the photo shoot",
@@ -48,8 +51,12 @@ def main() -> None:
                 status=status,
             )
             counts[status.value] += 1
+        # One argon2 hash for every extra account: hashing each would make seeding slow.
+        users = [User.create(name=f"Bench {n}", email=f"bench-user-{n}@example.com", password=None) for n in range(USERS)]
+        for extra in users:
+            extra.password_hash = user.password_hash
         db.session.commit()
-        print(json.dumps({"tablo_id": tablo.id, "email": EMAIL, "tasks": counts}))
+        print(json.dumps({"tablo_id": tablo.id, "email": EMAIL, "tasks": counts, "users": [u.email for u in users]}))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from xtablo.offload import default_concurrency
+
 INSTANCE_PATH = Path(os.environ.get("XTABLO_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
 
 
@@ -51,6 +53,19 @@ def public_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(f"xtablo: PUBLIC_URL must be like https://xtablo.example.com (a scheme and a host, no path), not {value!r}.")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"xtablo: {name} must be a whole number of at least 1, not {raw!r}.")
+    return value
 
 
 class Config:
@@ -113,6 +128,9 @@ class Config:
         # trusted: the links the app shows use PUBLIC_URL, else the request's Host (web/security.py).
         self.PROXY_FIX_HOPS = int(env.get("PROXY_FIX_HOPS", 0))
         self.PUBLIC_URL = public_url(env.get("PUBLIC_URL"))
+        # Password hashes (argon2: CPU and 64 MiB each) computed at once per worker process, off
+        # its event loop (xtablo/offload.py); more sign-ins than that wait their turn.
+        self.PASSWORD_HASH_CONCURRENCY = positive_int(env, "PASSWORD_HASH_CONCURRENCY", default_concurrency())
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         if self.ENV == "production":
             if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:

@@ -2,17 +2,22 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from xtablo import offload
 from xtablo.extensions import db
 from xtablo.models._types import UTCDateTime, utcnow
 
 # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile, above OWASP's minimum).
+# Hashing and verifying go through xtablo/offload.py: in a gevent worker they run in a thread,
+# PASSWORD_HASH_CONCURRENCY at a time, so that sign-ins never freeze the worker's other requests.
 password_hasher = PasswordHasher()
 
 # Checked against when the email is unknown, so a sign-in costs the same time either way.
+# (Computed once at import, before the worker serves anything.)
 _DUMMY_HASH = password_hasher.hash("xtablo-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 8
@@ -82,14 +87,20 @@ class User(UserMixin, db.Model):
         return self.current_session_token
 
 
+def _off_the_loop(func, *args):
+    return offload.run(func, *args, limit=current_app.config["PASSWORD_HASH_CONCURRENCY"])
+
+
 def hash_password(password: str) -> str:
-    return password_hasher.hash(password)
+    """A new argon2 hash of `password`. Slow on purpose: call it before opening a write
+    transaction, not inside one."""
+    return _off_the_loop(password_hasher.hash, password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check `password` against `password_hash`. Without a hash (unknown email, social-only
     account) a dummy hash is checked, so the answer takes as long either way."""
     try:
-        return password_hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _off_the_loop(password_hasher.verify, password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
