@@ -9,6 +9,7 @@ migrations, and every test starts from empty tables.
 
 import html
 import os
+import socket
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,3 +333,17 @@ def listed_tablos(page: str) -> list[str]:
 def field_errors(page: str) -> dict[str, str]:
     """{field id: its error message}, as drawn under each field of a form."""
     return {f: html.unescape(m) for f, m in re.findall(r'<p class="error" id="([\w-]+)-error">([^<]*)</p>', page)}
+
+
+class FrozenServer:
+    """A TCP server on loopback that accepts connections and never answers: a frozen Redis or
+    PostgreSQL (the kernel completes the handshake; nothing ever replies)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()

@@ -2,28 +2,15 @@
 a database that is down or too slow gets a clear "try again" page, fast."""
 
 import re
-import socket
-import threading
 import time
 
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import PASSWORD, Client, TestingConfig
+from tests.conftest import PASSWORD, Client, FrozenServer, TestingConfig
 from xtablo import create_app
 from xtablo.extensions import db as _db
 from xtablo.models import Tablo, Task
-
-
-@pytest.fixture
-def csrf_app(app_env, app):
-    config = TestingConfig(app_env)
-    config.WTF_CSRF_ENABLED = True
-    csrf_app = create_app(config)
-    csrf_app.test_client_class = Client
-    yield csrf_app
-    with csrf_app.app_context():
-        _db.engine.dispose()
 
 
 def test_a_refused_post_sets_no_cookie_and_keeps_the_visitor_signed_in(csrf_app, db, make_user):
@@ -54,19 +41,6 @@ def test_error_pages_set_no_cookie(client, login_as, path, method):
     assert response.status_code in {"/nowhere": {404}, "/logout": {405}, "/tablos/999": {404}}[path]
     assert "Set-Cookie" not in response.headers
     assert 'class="brand"' in response.text
-
-
-class FrozenServer:
-    """A TCP server on loopback that accepts connections and never answers: a frozen database."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture

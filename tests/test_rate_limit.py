@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, Client, TestingConfig
+from tests.conftest import PASSWORD, Client, FrozenServer, TestingConfig
 from xtablo import create_app
 from xtablo.blueprints.auth.throttle import DEVICE_COOKIE
 from xtablo.models import Session, User
@@ -156,19 +156,6 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(app, db, make_user):
 
 
 # -- When Redis does not answer ----------------------------------------------------------------
-
-
-class FrozenServer:
-    """A TCP server on loopback that accepts connections and never answers: a frozen Redis."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-
-    def close(self):
-        self.sock.close()
 
 
 def closed_port() -> int:
