@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test services chromium bench clean
+.PHONY: run test services chromium bench clean catalogues translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,32 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed catalogues
 	@$(BIN)/flask db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context impl\|Will assume\)' || true
 	@echo "xtablo is serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
 	@PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # The suite runs every test on SQLite and on PostgreSQL, with Redis, and drives Debian's
 # chromium against a live gunicorn. A missing PostgreSQL or Redis is a failure, not a skip.
-test: $(VENV)/.installed-test services chromium
+test: $(VENV)/.installed-test catalogues services chromium
 	$(BIN)/pytest -n auto --dist loadgroup
+
+# Translations: the catalogues (messages.po) are the source; the compiled .mo files are built
+# from them here, never committed. `make translations` gathers the strings of the code into
+# messages.pot and updates every catalogue with them (then translate what is new or marked).
+TRANSLATIONS := xtablo/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+
+catalogues: $(CATALOGUES:.po=.mo)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	@$(BIN)/pybabel compile --use-fuzzy -l $* -d $(TRANSLATIONS) -i $< -o $@ >/dev/null
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location --sort-output \
+	  --project xtablo --msgid-bugs-address= -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+	@$(MAKE) --no-print-directory catalogues
 
 # scripts/test-services.sh: installs (as root, with apt-get) and starts what the suite needs
 # outside Python, or says in one line what to install; a quick check when all is there.

@@ -34,6 +34,8 @@ MATRIX = {
     "auth.login": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}", "password": PASSWORD})},
     "auth.logout": {"POST": ("public", {})},
     "auth.sessions": {"GET": ("user", {})},
+    "auth.account": {"GET": ("user", {}), "POST": ("user", {"language": "fr"})},
+    "auth.language": {"POST": ("public", {"lang": "fr", "next": "/nowhere"})},  # a 404: a page for anyone
     "auth.revoke_session": {"POST": ("own", {})},
     "auth.revoke_other_sessions": {"POST": ("user", {})},
     "auth.change_password": {"GET": ("user", {}), "POST": ("user", {"current_password": PASSWORD, "new_password": "another one", "confirm": "another one"})},
@@ -225,6 +227,10 @@ EFFECTS = {
     ("auth.login", "GET"): lambda o: o.title == ("Sign in" if o.user is None else "My tablos"),
     ("auth.login", "POST"): lambda o: o.who() == ("Stranger" if o.user is None else o.me()),
     ("auth.logout", "POST"): lambda o: o.who() is None and (o.user is None or sessions_of(o.user) == 1),
+    ("auth.account", "GET"): lambda o: o.title == "Your account" and o.user.email in o.page,
+    ("auth.account", "POST"): lambda o: fresh(User, o.user.id).locale == "fr" and o.client.get_cookie("xtablo_lang").value == "fr",
+    ("auth.language", "POST"): lambda o: o.client.get_cookie("xtablo_lang").value == "fr" and '<html lang="fr">' in o.page
+    and (o.user is None or fresh(User, o.user.id).locale == "fr"),
     ("auth.sessions", "GET"): lambda o: o.title == "Active sessions" and o.page.count('<li id="session-') == 2,
     ("auth.revoke_session", "POST"): lambda o: ended(o.ids["session_id"]) and o.who() == o.me(),
     ("auth.revoke_other_sessions", "POST"): lambda o: sessions_of(o.user) == 1 and o.who() == o.me(),

@@ -1,6 +1,6 @@
 """xtablo: a collaborative project workspace for small teams."""
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask.globals import request_ctx
 from flask_login import current_user
 from flask_babel import gettext as _
@@ -29,7 +29,9 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=lambda: request.accept_languages.best_match(["en", "fr"]) or "en")
+    from xtablo.i18n import LANGUAGES, select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
     from xtablo import ratelimit  # noqa: F401  (registers the database storage scheme)
 
     limiter.init_app(app)
@@ -68,7 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from xtablo.models import Role
 
-    app.jinja_env.globals.update(get_locale=get_locale, Role=Role)
+    app.jinja_env.globals.update(get_locale=get_locale, Role=Role, LANGUAGES=LANGUAGES)
 
     @app.get("/healthz")
     def healthz():

@@ -280,7 +280,9 @@ def test_pages_log_no_console_error_and_no_csp_violation(page: Page, page_log: P
     page.go_back()
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_role("heading", name="Edit tablo")).to_be_visible()
-    page.get_by_role("link", name="Linus").click()  # the account's sessions
+    page.get_by_role("link", name="Linus").click()  # the account's settings
+    expect(page).to_have_url(re.compile(r"/account$"))
+    page.get_by_role("link", name="Active sessions").click()
     expect(page).to_have_url(re.compile(r"/account/sessions$"))
     sign_out(page)
     sign_in(page, email)

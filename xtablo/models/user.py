@@ -37,6 +37,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     # Nullable for accounts that will only ever sign in with Google or Apple.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The interface's language ("en", "fr"), chosen on the account page; None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

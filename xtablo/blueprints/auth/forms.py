@@ -1,8 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from xtablo.forms import Form
+from xtablo.i18n import LANGUAGES
 from xtablo.models.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
 
 
@@ -57,3 +58,18 @@ class PasswordChangeForm(Form):
     )
     new_password = new_password_field(_l("New password"))
     confirm = confirm_field("new_password")
+
+
+class AccountForm(Form):
+    language = SelectField(
+        _l("Language"),
+        choices=[SelectChoice("", _l("Your browser’s language"))] + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        validate_choice=True,
+    )
+
+
+class LanguageForm(Form):
+    """The footer's switch: a language, and the page to go back to."""
+
+    lang = SelectField(_l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()], validators=[DataRequired()])
+    next = HiddenField()

@@ -8,20 +8,25 @@
 /account/sessions/revoke-others POST   sign out every browser but this one
 /account/password    GET, POST   change the password (signs out every other browser, and this
                                  one gets a new session)
+/account             GET, POST   the account's settings: its language
+/language            POST        the footer's language switch (anyone, signed in or not)
 """
 
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_babel import refresh
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from xtablo.blueprints.auth import bp, throttle
-from xtablo.blueprints.auth.forms import LoginForm, PasswordChangeForm, SignupForm
+from xtablo.blueprints.auth.forms import AccountForm, LanguageForm, LoginForm, PasswordChangeForm, SignupForm
 from xtablo.database import end_transaction
 from xtablo.extensions import db
+from xtablo.i18n import remember_language
 from xtablo.models import Session, User
 from xtablo.models._types import utcnow
 from xtablo.models.session import EndReason
@@ -93,7 +98,8 @@ def login():
     start_session(user)
     db.session.commit()
     throttle.release(counters)
-    return throttle.remember_device(redirect(safe_next(next_url), 303), email)
+    response = throttle.remember_device(redirect(safe_next(next_url), 303), email)
+    return remember_language(response, user.locale) if user.locale else response
 
 
 @bp.post("/logout")
@@ -132,7 +138,7 @@ def revoke_session(session_id: int):
 def revoke_other_sessions():
     count = Session.revoke_all(current_user, reason=EndReason.REVOKED, except_session=current_user.current_session)
     db.session.commit()
-    flash(_("Signed out %(count)d other browser(s).", count=count), "info")
+    flash(ngettext("Signed out %(num)d other browser.", "Signed out %(num)d other browsers.", count), "info")
     return redirect(url_for("auth.sessions"), 303)
 
 
@@ -162,3 +168,31 @@ def change_password():
             return throttle.remember_device(redirect(url_for("auth.sessions"), 303), email)
         form.current_password.errors.append(_("This is not your current password."))
     return render_template("auth/password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = AccountForm(language=current_user.locale or "")
+    if form.validate_on_submit():
+        current_user.locale = form.language.data or None
+        db.session.commit()
+        # The sentence in the language just chosen: the next page is drawn in it.
+        refresh()
+        flash(_("Settings saved."), "info")
+        return remember_language(redirect(url_for("auth.account"), 303), form.language.data or None)
+    return render_template("auth/account.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/language")
+def language():
+    """The footer's switch: remembered in a cookie, and on the account when signed in."""
+    form = LanguageForm()
+    back = safe_next(form.next.data)
+    if not form.validate_on_submit():
+        flash(_("That language is not available."), "error")
+        return redirect(back, 303)
+    if current_user.is_authenticated:
+        current_user.locale = form.lang.data
+        db.session.commit()
+    return remember_language(redirect(back, 303), form.lang.data)

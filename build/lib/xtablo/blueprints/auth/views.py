@@ -1,0 +1,198 @@
+"""Sign up, sign in, sign out, and the account's sessions and password.
+
+/signup              GET, POST   create an account and sign in (then go to `next`, like sign-in)
+/login               GET, POST   sign in (failed attempts limited per account and per IP)
+/logout              POST        sign out this browser
+/account/sessions    GET         the browsers signed in to this account
+/account/sessions/<id>/revoke   POST   sign one of them out
+/account/sessions/revoke-others POST   sign out every browser but this one
+/account/password    GET, POST   change the password (signs out every other browser, and this
+                                 one gets a new session)
+/account             GET, POST   the account's settings: its language
+/language            POST        the footer's language switch (anyone, signed in or not)
+"""
+
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_babel import refresh
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from xtablo.blueprints.auth import bp, throttle
+from xtablo.blueprints.auth.forms import AccountForm, LanguageForm, LoginForm, PasswordChangeForm, SignupForm
+from xtablo.database import end_transaction
+from xtablo.extensions import db
+from xtablo.i18n import remember_language
+from xtablo.models import Session, User
+from xtablo.models._types import utcnow
+from xtablo.models.session import EndReason
+from xtablo.models.user import hash_password, normalize_email, verify_password
+from xtablo.sessions import TOUCH_EVERY, browser_name, end_session, start_session
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: only a path on this site, never another host."""
+    default = url_for("tablos.index")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ch.isspace() or not ch.isprintable() for ch in target):  # CR/LF, NUL, tabs...
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    # `next` comes along from the sign-in page (an invitation link opened while signed out), so
+    # the new account lands where the person was going.
+    next_url = request.args.get("next")
+    if current_user.is_authenticated:
+        return redirect(safe_next(next_url))
+    form = SignupForm()
+    if form.is_submitted() and not throttle.reserve(throttle.sign_up_counters()):
+        flash(_("Too many sign-ups from this network. Wait an hour, then try again."), "error")
+        return render_template("auth/signup.html", form=form, next=next_url), 429
+    if form.validate_on_submit():
+        end_transaction()  # argon2 runs outside any transaction
+        password_hash = hash_password(form.password.data)
+        try:
+            user = User.create(name=form.name.data, email=form.email.data, password_hash=password_hash)
+            start_session(user)
+            db.session.commit()
+        except IntegrityError:  # the same email signed up a moment ago
+            db.session.rollback()
+            form.email.errors.append(_("An account already uses this email. Sign in instead."))
+        else:
+            return throttle.remember_device(redirect(safe_next(next_url), 303), user.email)
+    return render_template("auth/signup.html", form=form, next=next_url), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = request.args.get("next")
+    if current_user.is_authenticated:
+        return redirect(safe_next(next_url))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next=next_url), 422 if form.errors else 200
+    email = normalize_email(form.email.data)
+    counters = throttle.sign_in_counters(email)
+    if not throttle.reserve(counters):
+        flash(_("Too many failed sign-ins for this account or from this network. Wait 15 minutes, then try again."), "error")
+        return render_template("auth/login.html", form=form, next=next_url), 429
+    user = User.by_email(email)
+    password_hash = user.password_hash if user else None
+    # argon2 takes a tenth of a second on purpose: end the transaction first, so that on SQLite
+    # a flood of sign-ins never holds the write lock while it works.
+    end_transaction()
+    if not verify_password(password_hash, form.password.data):
+        flash(_("Wrong email or password."), "error")
+        return render_template("auth/login.html", form=form, next=next_url), 422
+    user.upgrade_password_hash(form.password.data)
+    start_session(user)
+    db.session.commit()
+    throttle.release(counters)
+    response = throttle.remember_device(redirect(safe_next(next_url), 303), email)
+    return remember_language(response, user.locale) if user.locale else response
+
+
+@bp.post("/logout")
+def logout():
+    end_session()
+    db.session.commit()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/account/sessions")
+@login_required
+def sessions():
+    return render_template(
+        "auth/sessions.html", sessions=Session.of_user(current_user), current=current_user.current_session,
+        browser_name=browser_name, now=utcnow(), touch_every=TOUCH_EVERY,
+    )
+
+
+@bp.post("/account/sessions/<id:session_id>/revoke")
+@login_required
+def revoke_session(session_id: int):
+    row = db.session.scalar(select(Session).where(Session.id == session_id, Session.user_id == current_user.id))
+    if row is None:
+        abort(404)
+    if row.id == current_user.current_session.id:
+        return logout()
+    row.revoke(EndReason.REVOKED)  # already revoked (a second click): nothing changes
+    db.session.commit()
+    flash(_("That browser is signed out."), "info")
+    return redirect(url_for("auth.sessions"), 303)
+
+
+@bp.post("/account/sessions/revoke-others")
+@login_required
+def revoke_other_sessions():
+    count = Session.revoke_all(current_user, reason=EndReason.REVOKED, except_session=current_user.current_session)
+    db.session.commit()
+    flash(ngettext("Signed out %(num)d other browser.", "Signed out %(num)d other browsers.", count), "info")
+    return redirect(url_for("auth.sessions"), 303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        counters = throttle.password_change_counters(current_user.id, current_user.current_session.id)
+        if not throttle.reserve(counters):
+            form.current_password.errors.append(_("Too many wrong passwords. Wait 15 minutes, then try again."))
+            return render_template("auth/password.html", form=form), 429
+        # Both hashes run outside any transaction (on SQLite it would hold the write lock).
+        password_hash = current_user.password_hash
+        end_transaction()
+        if verify_password(password_hash, form.current_password.data):
+            user = current_user._get_current_object()
+            user.password_hash = hash_password(form.new_password.data)
+            # Every session ends, this one too: a copy of this browser's cookie dies with the old
+            # password, and this browser goes on with a new session (and a new token).
+            Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+            start_session(user)
+            email = user.email
+            db.session.commit()
+            throttle.release(counters)
+            flash(_("Password changed. Every other browser is signed out."), "info")
+            return throttle.remember_device(redirect(url_for("auth.sessions"), 303), email)
+        form.current_password.errors.append(_("This is not your current password."))
+    return render_template("auth/password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = AccountForm(language=current_user.locale or "")
+    if form.validate_on_submit():
+        current_user.locale = form.language.data or None
+        db.session.commit()
+        # The sentence in the language just chosen: the next page is drawn in it.
+        refresh()
+        flash(_("Settings saved."), "info")
+        return remember_language(redirect(url_for("auth.account"), 303), form.language.data or None)
+    return render_template("auth/account.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/language")
+def language():
+    """The footer's switch: remembered in a cookie, and on the account when signed in."""
+    form = LanguageForm()
+    back = safe_next(form.next.data)
+    if not form.validate_on_submit():
+        flash(_("That language is not available."), "error")
+        return redirect(back, 303)
+    if current_user.is_authenticated:
+        current_user.locale = form.lang.data
+        db.session.commit()
+    return remember_language(redirect(back, 303), form.lang.data)

@@ -1,0 +1,142 @@
+"""Configuration, read from the environment only (see the README's table)."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from xtablo.offload import default_concurrency
+
+INSTANCE_PATH = Path(os.environ.get("XTABLO_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message is one line meant for an operator."""
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_PATH / 'xtablo.sqlite'}"
+
+
+def persistent_secret_key() -> str:
+    """Read the key kept under instance/, creating it on first use so sessions survive restarts."""
+    path = INSTANCE_PATH / "secret_key"
+    INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def engine_options(url: str, connect_timeout: float, statement_timeout: float) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": statement_timeout}  # sqlite3's busy timeout
+    elif url.startswith("postgresql"):
+        options["connect_args"] = {
+            "connect_timeout": max(1, round(connect_timeout)),
+            "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
+        }
+    return options
+
+
+def public_url(value: str | None) -> str | None:
+    """PUBLIC_URL without its trailing slash: a scheme and a host (and port), nothing more."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"xtablo: PUBLIC_URL must be like https://xtablo.example.com (a scheme and a host, no path), not {value!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"xtablo: {name} must be a whole number of at least 1, not {raw!r}.")
+    return value
+
+
+class Config:
+    """Settings for a running xtablo, read from the environment when instantiated."""
+
+    SESSION_COOKIE_NAME = "xtablo_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is added per response when the request came over HTTPS (web/security.py): a
+    # plain-HTTP LAN install still works and an HTTPS one never sends the cookie in clear.
+    SESSION_COOKIE_SECURE = False
+    # The sessions table holds the expiry (idle and absolute); re-signing the cookie on every
+    # response would add nothing but work.
+    SESSION_REFRESH_EACH_REQUEST = False
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_STRATEGY = "fixed-window"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
+    WTF_CSRF_SSL_STRICT = False  # SameSite=Lax cookies and the token already cover it
+    BABEL_DEFAULT_LOCALE = "en"
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    TESTING = False
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.ENV = env.get("XTABLO_ENV", "local")
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or default_database_url()
+        # How long a request may wait for the database before it answers "try again" (503):
+        # to connect (PostgreSQL), and for one statement to run or to get its lock (PostgreSQL's
+        # statement_timeout, SQLite's busy timeout).
+        self.DATABASE_CONNECT_TIMEOUT = float(env.get("DATABASE_CONNECT_TIMEOUT", 5))
+        self.DATABASE_STATEMENT_TIMEOUT = float(env.get("DATABASE_STATEMENT_TIMEOUT", 10))
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI, self.DATABASE_CONNECT_TIMEOUT, self.DATABASE_STATEMENT_TIMEOUT
+        )
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        # Seconds a Redis call may take before it counts as down (connect and each command).
+        self.REDIS_TIMEOUT = float(env.get("REDIS_TIMEOUT", 0.5))
+        # Password attempts are counted in a storage every worker shares: Redis when configured,
+        # else the application's own database (xtablo/ratelimit.py), which is also the fallback
+        # when Redis does not answer (xtablo/blueprints/auth/throttle.py).
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "xtablo-sql://"
+        if self.REDIS_URL:
+            self.RATELIMIT_STORAGE_OPTIONS = {
+                "wrap_exceptions": True,
+                "socket_timeout": self.REDIS_TIMEOUT,
+                "socket_connect_timeout": self.REDIS_TIMEOUT,
+            }
+            if env.get("RATELIMIT_KEY_PREFIX"):
+                self.RATELIMIT_STORAGE_OPTIONS["key_prefix"] = env["RATELIMIT_KEY_PREFIX"]
+        self.SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP = env.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
+        self.SIGN_IN_LIMIT_PER_IP = env.get("SIGN_IN_LIMIT_PER_IP", "30 per 15 minutes")
+        self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "30 per hour")
+        self.SIGN_IN_LIMIT_PER_DEVICE = env.get("SIGN_IN_LIMIT_PER_DEVICE", "10 per 15 minutes")
+        self.PASSWORD_CHANGE_LIMIT = env.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+        self.SIGN_UP_LIMIT_PER_IP = env.get("SIGN_UP_LIMIT_PER_IP", "20 per hour")
+        self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
+        self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
+        self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME
+        # Proxies trusted for X-Forwarded-For and X-Forwarded-Proto; X-Forwarded-Host is never
+        # trusted: the links the app shows use PUBLIC_URL, else the request's Host (web/security.py).
+        self.PROXY_FIX_HOPS = int(env.get("PROXY_FIX_HOPS", 0))
+        self.PUBLIC_URL = public_url(env.get("PUBLIC_URL"))
+        # Password hashes (argon2: CPU and 64 MiB each) computed at once per worker process, off
+        # its event loop (xtablo/offload.py); more sign-ins than that wait their turn.
+        self.PASSWORD_HASH_CONCURRENCY = positive_int(env, "PASSWORD_HASH_CONCURRENCY", default_concurrency())
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        if self.ENV == "production":
+            if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
+                raise ConfigError(
+                    "xtablo: production mode needs SECRET_KEY set to at least 32 random characters "
+                    "(python -c 'import secrets; print(secrets.token_hex(32))')."
+                )
+        elif not self.SECRET_KEY:
+            self.SECRET_KEY = persistent_secret_key()

@@ -1,0 +1,12 @@
+"""The domain: one module per aggregate. Verbs flush, views commit once per request."""
+
+from xtablo.models.membership import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, TabloRemoval
+from xtablo.models.session import Session
+from xtablo.models.tablo import COLORS, Tablo
+from xtablo.models.task import Status, Task, TaskDeleted
+from xtablo.models.user import User
+
+__all__ = [
+    "COLORS", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
+    "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User",
+]

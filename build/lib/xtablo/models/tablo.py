@@ -1,0 +1,90 @@
+from datetime import datetime
+from uuid import uuid4
+
+from sqlalchemy import ForeignKey, String, Text, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from xtablo.extensions import db
+from xtablo.models._types import UTCDateTime, utcnow
+from xtablo.models.user import User
+
+# Colours are named from a small palette rather than free hex values: the board paints them with
+# CSS classes, so the Content-Security-Policy can forbid inline styles.
+COLORS = ("slate", "blue", "green", "yellow", "orange", "red", "purple", "pink")
+
+
+class Tablo(db.Model):
+    __tablename__ = "tablos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Who made it; access is decided by tablo_members, where the creator is the first owner.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(16), default="blue")
+    # A new random value in the same transaction as any change to the board's cards, so a cached
+    # rendering of the board (xtablo/web/fragments.py) is keyed by what it shows. Random rather
+    # than a counter: SQLite may hand a deleted tablo's id to a new one, which must not meet the
+    # old board's cached cards.
+    board_version: Mapped[str] = mapped_column(String(32), default=lambda: uuid4().hex, server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    created_by: Mapped[User | None] = relationship()
+    tasks = relationship("Task", back_populates="tablo", cascade="all, delete-orphan", passive_deletes=True, lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Tablo {self.id} {self.title!r}>"
+
+    # Set by the scoped loader (xtablo/access.py): the current user's role on this tablo.
+    current_role = None
+
+    @classmethod
+    def create(cls, *, owner: User, title: str, description: str = "", color: str = "blue") -> "Tablo":
+        """A new tablo whose creator is its first owner."""
+        from xtablo.models.membership import Role, TabloMember
+
+        tablo = cls(created_by=owner, title=title.strip(), description=description.strip(), color=color)
+        db.session.add(tablo)
+        db.session.flush()
+        db.session.add(TabloMember(tablo=tablo, user=owner, role=Role.OWNER, added_by_id=owner.id))
+        db.session.flush()
+        return tablo
+
+    @classmethod
+    def with_role_of(cls, user: User):
+        """Select (tablo, role) for every tablo `user` is a member of: the one place that
+        decides who may open a tablo."""
+        from xtablo.models.membership import TabloMember
+
+        return (
+            select(cls, TabloMember.role)
+            .join(TabloMember, TabloMember.tablo_id == cls.id)
+            .where(TabloMember.user_id == user.id)
+        )
+
+    @classmethod
+    def list_for(cls, user: User) -> list[tuple["Tablo", str, int]]:
+        """My tablos: each with my role and its number of tasks, in one query."""
+        from xtablo.models.task import Task
+
+        task_count = select(func.count(Task.id)).where(Task.tablo_id == cls.id).correlate(cls).scalar_subquery()
+        stmt = cls.with_role_of(user).add_columns(task_count).order_by(cls.updated_at.desc(), cls.id.desc())
+        return [(tablo, role, count) for tablo, role, count in db.session.execute(stmt)]
+
+    def lock(self) -> None:
+        """Serialize writers of this tablo's board (row lock on PostgreSQL; SQLite's
+        IMMEDIATE transactions already serialize writers)."""
+        db.session.execute(select(Tablo.id).where(Tablo.id == self.id).with_for_update())
+
+    def board_changed(self) -> None:
+        """Mark the board's cards as changed."""
+        self.board_version = uuid4().hex
+
+    def update(self, *, title: str, description: str, color: str) -> None:
+        self.title = title.strip()
+        self.description = description.strip()
+        self.color = color
+
+    def delete(self) -> None:
+        db.session.delete(self)

@@ -1,0 +1,72 @@
+// Drag and drop on the board. Without JavaScript each card's "Move…" link leads to the task's
+// "Move to…" form; with it, SortableJS posts the same form fields (status, 1-based position) to the same endpoint, and
+// htmx swaps in the board the server answers with, so the server's order is what you see.
+(function () {
+  "use strict";
+
+  function initBoard(root) {
+    var board = root.querySelector ? root.querySelector(".board") : null;
+    if (!board && root.classList && root.classList.contains("board")) board = root;
+    if (!board || board.dataset.editable !== "true" || typeof Sortable === "undefined") return;
+    var moveUrl = board.dataset.moveUrl;
+    board.querySelectorAll(".task-list").forEach(function (list) {
+      Sortable.create(list, {
+        group: "tasks",
+        animation: 120,
+        // On a touchscreen a finger that lands on a card and moves at once is scrolling the page:
+        // only a finger that rests on a card for a moment picks it up (moving less than 5 px
+        // meanwhile: a resting finger trembles). The mouse drags at once.
+        delay: 200,
+        delayOnTouchOnly: true,
+        touchStartThreshold: 5,
+        filter: "details, summary, input, select, button",
+        preventOnFilter: false,
+        onEnd: function (event) {
+          if (event.from === event.to && event.oldIndex === event.newIndex) return;
+          var item = event.item;
+          var url = moveUrl.replace(/\/0\/move$/, "/" + item.id.replace("task-", "") + "/move");
+          htmx.ajax("POST", url, {
+            source: item,
+            target: "#board",
+            swap: "outerHTML",
+            values: { status: event.to.dataset.status, position: event.newIndex + 1 },
+          });
+        },
+      });
+    });
+  }
+
+  // If the server refuses or fails a move, htmx swaps nothing and the cards would stay where the
+  // drag left them, an order the server never saved: fetch the board as the server has it.
+  document.addEventListener("htmx:responseError", function (event) {
+    var board = document.querySelector("#board .board");
+    if (!board || !/\/move$/.test(event.detail.pathInfo.requestPath)) return;
+    htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
+  });
+
+  // After an htmx swap the server says (HX-Trigger-After-Settle, xtablo/web/htmx.py) where the
+  // keyboard focus goes, so it does not fall to <body>, and what to announce to screen readers.
+  document.addEventListener("xtablo:focus", function (event) {
+    var target = document.querySelector(event.detail.value);
+    if (target) target.focus();
+  });
+  document.addEventListener("xtablo:announce", function (event) {
+    var announcer = document.getElementById("announcer");
+    if (!announcer) return;
+    // Emptied first, so that the same sentence twice in a row is announced twice.
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = event.detail.value; }, 50);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // A page that came back with errors (a form posted without htmx): start at the first field
+    // to fix, which also brings it into view.
+    var invalid = document.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+    if (typeof htmx !== "undefined") {
+      htmx.onLoad(initBoard);
+    } else {
+      initBoard(document);
+    }
+  });
+})();

@@ -1,0 +1,39 @@
+"""Everything xtablo knows about htmx's request and response headers.
+
+A view answers a classic request with a full page and an htmx request with the partial that the
+page includes; a classic form post redirects (303) so a reload never re-posts.
+"""
+
+import json
+
+from flask import redirect, request
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def see_other(url: str):
+    """Go to `url` after a post: a 303 for a classic form, HX-Redirect for htmx."""
+    if is_htmx():
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url, 303)
+
+
+def current_url() -> str | None:
+    """The address of the page an htmx request was made from (the page, not the partial)."""
+    return request.headers.get("HX-Current-URL") if is_htmx() else None
+
+
+def after_settle(response, *, announce: str | None = None, focus: str | None = None):
+    """Tell the page, once htmx has swapped and settled the answer, what to say to screen readers
+    (the live region #announcer) and where to put the keyboard focus (a CSS selector): see
+    xtablo/static/js/app.js. Keeps focus where the person works instead of dropping it to <body>."""
+    events = {}
+    if announce:
+        events["xtablo:announce"] = announce
+    if focus:
+        events["xtablo:focus"] = focus
+    if events and is_htmx():
+        response.headers["HX-Trigger-After-Settle"] = json.dumps(events)
+    return response

@@ -1,0 +1,76 @@
+"""Response headers and cookie rules that every page gets, and which proxy headers to believe.
+
+Behind PROXY_FIX_HOPS reverse proxies, X-Forwarded-For and X-Forwarded-Proto are believed (the
+client's address for the sign-in limits and sessions, HTTPS for Secure cookies). X-Forwarded-Host
+never is: a client can send it through a proxy that does not overwrite it, and it would change the
+absolute links the app shows (an invitation link). Those links use PUBLIC_URL when it is set, else
+the Host the request came to.
+"""
+
+from flask import Flask, current_app, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# No inline script or style anywhere: htmx is configured through a <meta> tag and the board's
+# colours are CSS classes.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Mark the cookie Secure whenever the request came over HTTPS (directly or via ProxyFix);
+    leave static files alone."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # Static files are the same for everyone and cached for a year: no session cookie, and
+        # no "Vary: Cookie" (which Flask adds once anything looked at the session) that would
+        # make browsers fetch them again after every sign-in.
+        if request.endpoint == "static":
+            return
+        super().save_session(app, session, response)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL to show people (a link to copy and send): on PUBLIC_URL when set."""
+    public_url = current_app.config["PUBLIC_URL"]
+    if public_url:
+        return public_url + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+
+    @app.after_request
+    def set_security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if response.mimetype == "text/html":
+            # Pages show private data: never cache them in shared caches, nor let the back
+            # button show a page of a signed-out session.
+            headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,81 @@
+"""A French browser goes through sign-up, a tablo, a task with an empty title, the members tab
+and sign-out, and meets no English sentence on the way."""
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "xtablo" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+PASSWORD = "correct horse battery"
+
+
+def english_sentences() -> list[re.Pattern]:
+    """Every English message of the app that French says otherwise, as a pattern (placeholders
+    match anything): none of them may show on a French page."""
+    with CATALOGUE.open("rb") as file:
+        catalogue = read_po(file)
+    patterns = []
+    for message in catalogue:
+        if not message.id:
+            continue
+        for english, french in zip(message.id if isinstance(message.id, tuple) else [message.id],
+                                   message.string if isinstance(message.string, tuple) else [message.string]):
+            if english == french or len(english.split()) < 2:  # "Notes", "Description": the same word
+                continue
+            parts = re.split(r"%\(\w+\)[sd]", english)
+            patterns.append(re.compile(".+?".join(re.escape(part) for part in parts)))
+    return patterns
+
+
+ENGLISH = english_sentences()
+
+
+def no_english(page: Page) -> None:
+    text = page.locator("body").inner_text()
+    found = [pattern.pattern for pattern in ENGLISH if pattern.search(text)]
+    assert found == [], f"English on {page.url}: {found}"
+
+
+@pytest.mark.parametrize("context_options", [{"locale": "fr-FR"}], ids=["fr-FR"])
+def test_a_french_browser_meets_no_english_sentence(page: Page) -> None:
+    email = f"ines-{uuid.uuid4().hex[:10]}@example.com"
+    page.goto("/signup")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    no_english(page)
+    page.get_by_label("Votre nom").fill("Inès")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer un compte").click()
+    expect(page.get_by_role("heading", name="Mes tablos")).to_be_visible()
+    no_english(page)
+
+    page.get_by_role("link", name="Nouveau tablo").click()
+    no_english(page)
+    page.get_by_label("Titre").fill("Rénovation")
+    page.get_by_role("button", name="Créer le tablo").click()
+    expect(page.get_by_role("heading", name="Rénovation", level=1)).to_be_visible()
+    no_english(page)
+
+    page.get_by_text("Ajouter une tâche").click()
+    page.get_by_role("button", name="Ajouter la tâche").click()  # an empty title
+    expect(page.get_by_text("Donnez-lui un titre.")).to_be_visible()
+    no_english(page)
+    page.get_by_label("Tâche", exact=True).fill("Poser le carrelage")
+    page.get_by_role("button", name="Ajouter la tâche").click()
+    expect(page.locator("#column-todo").get_by_role("link", name="Poser le carrelage", exact=True)).to_be_visible()
+    no_english(page)
+
+    page.get_by_role("link", name="Membres").click()
+    expect(page.get_by_role("heading", name="Membres")).to_be_visible()
+    no_english(page)
+
+    page.get_by_role("navigation", name="Menu principal").get_by_role("button", name="Se déconnecter").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    no_english(page)

@@ -1,0 +1,125 @@
+"""French and English: the catalogue is complete, and each reader gets their language."""
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD, page_title
+from xtablo.models import User
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "xtablo" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+# As babel.cfg and `make translations` say.
+METHODS = [("xtablo/**.py", "python"), ("xtablo/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}
+
+
+def messages_in_the_code() -> set:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(ROOT, METHODS, keywords=KEYWORDS):
+        found.add(message if isinstance(message, str) else tuple(message))
+    return found
+
+
+def test_the_french_catalogue_has_every_message_translated_and_nothing_more():
+    with CATALOGUE.open("rb") as file:
+        catalogue = read_po(file)
+    in_catalogue = {message.id for message in catalogue if message.id}
+    in_code = messages_in_the_code()
+    untranslated = [m.id for m in catalogue if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    problems = {
+        "missing from the catalogue (run `make translations`, then translate)": sorted(map(str, in_code - in_catalogue)),
+        "untranslated": untranslated,
+        "fuzzy (check and remove the flag)": fuzzy,
+        "obsolete (run `make translations`)": sorted(map(str, in_catalogue - in_code)),
+    }
+    assert {k: v for k, v in problems.items() if v} == {}
+    assert len(in_code) > 150  # the extraction found the app's messages, not nothing
+
+
+def test_a_french_browser_gets_french_pages(client):
+    page = client.get("/login", headers=FRENCH).text
+    assert '<html lang="fr">' in page
+    assert page_title(page) == "Se connecter"
+    assert "Adresse e-mail" in page and "Mot de passe" in page
+
+
+@pytest.mark.parametrize("header", ["", "xx-YY", "de-DE,de;q=0.9", "fr;q=abc,,;;", "en-US," * 2000, "\x00fr"])
+def test_any_other_accept_language_means_english(client, header):
+    response = client.get("/login", headers={"Accept-Language": header})
+    assert response.status_code == 200
+    assert '<html lang="en">' in response.text and page_title(response.text) == "Sign in"
+
+
+def test_french_messages_come_from_wtforms_and_our_catalogue(client, login_as, make_tablo):
+    tablo = make_tablo(owner=login_as())
+    response = client.post(f"/tablos/{tablo.id}/tasks", data={"title": "", "status": "todo"}, headers=FRENCH)
+    assert response.status_code == 422
+    assert "Donnez-lui un titre." in response.text
+    signup = client.post("/logout") and client.post("/signup", data={"name": "", "email": "nope", "password": "x", "confirm": "y"}, headers=FRENCH)
+    assert "Ce champ est requis." in signup.text  # WTForms' own message, in French
+    assert "Adresse électronique non valide." in signup.text
+
+
+def test_dates_and_plurals_follow_the_language(client, login_as, make_tablo):
+    owner = login_as()
+    make_tablo(owner=owner, title="Un", tasks=1)
+    make_tablo(owner=owner, title="Trois", tasks=3)
+    page = client.get("/tablos", headers=FRENCH).text
+    assert "1 tâche" in page and "3 tâches" in page
+    tablo = make_tablo(owner=owner, title="Dates")
+    client.post(f"/tablos/{tablo.id}/tasks", data={"title": "Noël", "status": "todo", "due_date": "2030-12-05"})
+    board = client.get(f"/tablos/{tablo.id}", headers=FRENCH).text
+    assert "5 déc. 2030" in board and "Échéance" in board
+
+
+def test_the_footer_switch_remembers_the_choice_in_a_cookie(client):
+    response = client.post("/language", data={"lang": "fr", "next": "/signup"})
+    assert response.status_code == 303 and response.headers["Location"] == "/signup"
+    assert client.get_cookie("xtablo_lang").value == "fr"
+    assert '<html lang="fr">' in client.get("/signup", headers={"Accept-Language": "en"}).text
+
+
+@pytest.mark.parametrize("lang", ["xx", "", "fr\x00", "FR"])
+def test_an_unknown_language_in_the_switch_is_refused_with_a_message(client, lang):
+    response = client.post("/language", data={"lang": lang, "next": "/login"})
+    assert response.status_code == 303
+    assert client.get_cookie("xtablo_lang") is None
+    assert "That language is not available." in client.get("/login").text
+
+
+def test_a_forged_cookie_is_ignored(client):
+    client.set_cookie("xtablo_lang", "klingon")
+    page = client.get("/login", headers=FRENCH).text
+    assert '<html lang="fr">' in page  # the browser's language, as if there were no cookie
+
+
+def test_the_account_page_sets_the_language_of_every_browser_of_the_account(app, client, db, login_as):
+    user = login_as()
+    page = client.get("/account").text
+    assert page_title(page) == "Your account" and '<label for="language">Language</label>' in page
+    response = client.post("/account", data={"language": "fr"})
+    assert response.status_code == 303
+    assert "Réglages enregistrés." in client.get("/account").text
+    db.session.rollback()
+    assert db.session.get(User, user.id).locale == "fr"
+    elsewhere = app.test_client()  # another browser, in English, signs in: French from then on
+    assert elsewhere.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert '<html lang="fr">' in elsewhere.get("/tablos", headers={"Accept-Language": "en"}).text
+    assert client.post("/account", data={"language": ""}).status_code == 303  # back to the browser's
+    assert db.session.scalar(select(User.locale).where(User.id == user.id)) is None
+
+
+def test_an_unknown_language_in_the_account_form_is_an_error_under_the_field(client, db, login_as):
+    user = login_as()
+    response = client.post("/account", data={"language": "xx"})
+    assert response.status_code == 422
+    field = response.text.split('<label for="language">', 1)[1].split("</div>", 1)[0]
+    assert "Not a valid choice." in field
+    db.session.rollback()
+    assert db.session.get(User, user.id).locale is None
