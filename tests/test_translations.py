@@ -1,5 +1,8 @@
 """French and English: the catalogue is complete, and each reader gets their language."""
 
+import html
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,7 +11,8 @@ from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, page_title
-from xtablo.models import User
+from tests.test_pages import PAGES
+from xtablo.models import Role, TabloInviteLink, TabloMember, Task, User
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "xtablo" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
@@ -123,3 +127,41 @@ def test_an_unknown_language_in_the_account_form_is_an_error_under_the_field(cli
     assert "Not a valid choice." in field
     db.session.rollback()
     assert db.session.get(User, user.id).locale is None
+
+
+def english_sentences() -> list[re.Pattern]:
+    """The app's English messages that French says otherwise (two words or more), as patterns."""
+    with CATALOGUE.open("rb") as file:
+        catalogue = read_po(file)
+    patterns = []
+    for message in catalogue:
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for english, french in zip(ids, strings):
+            if english and english != french and len(english.split()) >= 2:
+                parts = re.split(r"%\(\w+\)[sd]", english)
+                patterns.append(re.compile(".+?".join(re.escape(part) for part in parts)))
+    return patterns
+
+
+def visible_text(html_page: str) -> str:
+    body = html_page.split("<body", 1)[-1]
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.mark.parametrize("path", PAGES + ["/nowhere", "/tablos/{tablo}/tasks/{task}/move"])
+def test_every_page_in_french_says_nothing_in_english(app, client, db, login_as, make_tablo, make_user, path):
+    owner = make_user(name="Zoé")
+    tablo = make_tablo(owner=owner, title="Cuisine", tasks=2)
+    member = TabloMember.add(tablo, make_user(name="Yann"), Role.VIEWER, added_by=owner)
+    link, token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=1), created_by=owner)
+    db.session.commit()
+    task = db.session.scalar(select(Task))
+    if not path.startswith(("/signup", "/login")):
+        login_as(owner)
+    url = path.format(tablo=tablo.id, task=task.id, member=member.id, link=link.id, token=token)
+    response = client.get(url, headers=FRENCH, follow_redirects=True)
+    text = visible_text(response.text)
+    assert '<html lang="fr">' in response.text
+    assert [p.pattern for p in english_sentences() if p.search(text)] == []
