@@ -19,8 +19,10 @@ OPTIONAL_FIELDS = {
     "tablos.create_task": {"description": "Notes", "due_date": "2027-01-05"},
     "tablos.task": {"description": "Notes", "due_date": "2027-01-05"},
 }
+# Where a form sends the person back to, when the matrix's choice shows no message (a 404).
+BACK = {"auth.language": {"next": "/account"}}
 FORMS = {
-    endpoint: methods["POST"][1] | OPTIONAL_FIELDS.get(endpoint, {})
+    endpoint: methods["POST"][1] | OPTIONAL_FIELDS.get(endpoint, {}) | BACK.get(endpoint, {})
     for endpoint, methods in MATRIX.items()
     if "POST" in methods and methods["POST"][1]
 }

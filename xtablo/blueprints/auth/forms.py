@@ -32,7 +32,7 @@ def confirm_field(other: str):
 
 class SignupForm(Form):
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"})
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()], render_kw={"autocomplete": "email"})
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email(message=_l("Invalid email address."))], render_kw={"autocomplete": "email"})
     password = new_password_field(_l("Password"))
     confirm = confirm_field("password")
 
@@ -72,4 +72,4 @@ class LanguageForm(Form):
     """The footer's switch: a language, and the page to go back to."""
 
     lang = SelectField(_l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()], validators=[DataRequired()])
-    next = HiddenField()
+    next = HiddenField(validators=[Length(max=2048)])

@@ -190,7 +190,7 @@ def language():
     form = LanguageForm()
     back = safe_next(form.next.data)
     if not form.validate_on_submit():
-        flash(_("That language is not available."), "error")
+        flash(_("That language is not available.") if form.lang.errors else _("This form could not be read. Try again."), "error")
         return redirect(back, 303)
     if current_user.is_authenticated:
         current_user.locale = form.lang.data

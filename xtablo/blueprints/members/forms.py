@@ -12,7 +12,7 @@ def role_field(default: str = "editor", label=_l("Role")):
 
 
 class AddMemberForm(Form):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()], render_kw={"autocomplete": "off"})
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email(message=_l("Invalid email address."))], render_kw={"autocomplete": "off"})
     role = role_field()
 
 
