@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.extensions import db as _db
 from xtablo.models import Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User
+from xtablo.models.user import verify_password
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
 MEMBERS = {"viewer", "editor", "owner"}
@@ -35,6 +36,8 @@ MATRIX = {
     "auth.logout": {"POST": ("public", {})},
     "auth.sessions": {"GET": ("user", {})},
     "auth.account": {"GET": ("user", {}), "POST": ("user", {"language": "fr"})},
+    "auth.forgot_password": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}"})},
+    "auth.reset_password": {"GET": ("public", {}), "POST": ("public", {"new_password": "another one", "confirm": "another one"})},
     "auth.language": {"POST": ("public", {"lang": "fr", "next": "/nowhere"})},  # a 404: a page for anyone
     "auth.revoke_session": {"POST": ("own", {})},
     "auth.revoke_other_sessions": {"POST": ("user", {})},
@@ -98,6 +101,8 @@ def world(db, make_user, make_tablo):
         "token": token,
         "session_id": elsewhere[OWN_ROWS_BELONG_TO].id,
         "stranger_email": stranger.email,
+        "stranger_id": stranger.id,
+        "reset_token": stranger.reset_token(),
     }
     return ids, users
 
@@ -227,6 +232,12 @@ EFFECTS = {
     ("auth.login", "GET"): lambda o: o.title == ("Sign in" if o.user is None else "My tablos"),
     ("auth.login", "POST"): lambda o: o.who() == ("Stranger" if o.user is None else o.me()),
     ("auth.logout", "POST"): lambda o: o.who() is None and (o.user is None or sessions_of(o.user) == 1),
+    ("auth.forgot_password", "GET"): lambda o: o.title == "Forgot your password?",
+    ("auth.forgot_password", "POST"): lambda o: o.response.location == "/login"
+    and "a link to choose a new password is on its way" in o.client.get("/login", follow_redirects=True).text,
+    ("auth.reset_password", "GET"): lambda o: o.title == "Choose a new password",
+    ("auth.reset_password", "POST"): lambda o: o.who() == "Stranger" and sessions_of(fresh(User, o.ids["stranger_id"])) == 1
+    and verify_password(fresh(User, o.ids["stranger_id"]).password_hash, "another one"),
     ("auth.account", "GET"): lambda o: o.title == "Your account" and o.user.email in o.page,
     ("auth.account", "POST"): lambda o: fresh(User, o.user.id).locale == "fr" and o.client.get_cookie("xtablo_lang").value == "fr",
     ("auth.language", "POST"): lambda o: o.client.get_cookie("xtablo_lang").value == "fr" and '<html lang="fr">' in o.page

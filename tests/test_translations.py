@@ -17,7 +17,7 @@ from xtablo.models import Role, TabloInviteLink, TabloMember, Task, User
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "xtablo" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 # As babel.cfg and `make translations` say.
-METHODS = [("xtablo/**.py", "python"), ("xtablo/templates/**.html", "jinja2")]
+METHODS = [("xtablo/**.py", "python"), ("xtablo/templates/**.html", "jinja2"), ("xtablo/templates/**.txt", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}
 

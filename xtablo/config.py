@@ -121,6 +121,12 @@ class Config:
         self.SIGN_IN_LIMIT_PER_DEVICE = env.get("SIGN_IN_LIMIT_PER_DEVICE", "10 per 15 minutes")
         self.PASSWORD_CHANGE_LIMIT = env.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
         self.SIGN_UP_LIMIT_PER_IP = env.get("SIGN_UP_LIMIT_PER_IP", "20 per hour")
+        self.PASSWORD_RESET_LIMIT_PER_IP = env.get("PASSWORD_RESET_LIMIT_PER_IP", "10 per hour")
+        # Mail (xtablo/mail.py): over SMTP when SMTP_URL is set, else written to the log.
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.MAIL_FROM = env.get("MAIL_FROM", "xtablo <no-reply@localhost>")
+        self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", 10))
+        self.PASSWORD_RESET_HOURS = float(env.get("PASSWORD_RESET_HOURS", 1))
         self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME

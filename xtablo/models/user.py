@@ -1,9 +1,11 @@
+import hashlib
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_login import UserMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,6 +85,28 @@ class User(UserMixin, db.Model):
         if self.password_hash and password_hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
 
+    def reset_token(self) -> str:
+        """A signed link token to choose a new password: it names the account and the password
+        it replaces, so it works once (a new password changes the hash) and for
+        PASSWORD_RESET_HOURS (checked by `by_reset_token`)."""
+        return _reset_serializer().dumps({"user": self.id, "password": _fingerprint(self.password_hash)})
+
+    @classmethod
+    def by_reset_token(cls, token: str, *, lock: bool = False) -> "User | None":
+        """The account a reset token was made for, if it is genuine, recent and unused; `lock`
+        reads the account's row for update (two posts of one link: the second finds it used)."""
+        max_age = current_app.config["PASSWORD_RESET_HOURS"] * 3600
+        try:
+            data = _reset_serializer().loads(token, max_age=max_age)
+        except (BadSignature, ValueError):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("user"), int):
+            return None
+        user = db.session.get(cls, data["user"], with_for_update=lock, populate_existing=lock)
+        if user is None or data.get("password") != _fingerprint(user.password_hash):
+            return None
+        return user
+
     def get_id(self) -> str:
         # Flask-Login keeps this in the signed cookie: it is the server-side session's token, so
         # the sessions table, not the cookie, decides who is signed in (see xtablo/sessions.py).
@@ -91,6 +115,14 @@ class User(UserMixin, db.Model):
 
 def _off_the_loop(func, *args):
     return offload.run(func, *args, limit=current_app.config["PASSWORD_HASH_CONCURRENCY"])
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="xtablo-password-reset")
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 def hash_password(password: str) -> str:

@@ -1,4 +1,4 @@
-"""gunicorn's access log without invitation-link tokens.
+"""gunicorn's access log without invitation-link tokens (nor password-reset ones).
 
 The database keeps only a hash of each invitation link's token; the access log must not keep the
 token itself. It shows up in the request line (`GET /join/<token>`), in the sign-in redirect's
@@ -19,15 +19,17 @@ from gunicorn.glogging import Logger
 REDACTED = "[redacted]"
 # `/join/` plain or percent-encoded (`%2F`, and `%252F` when encoded twice, in any case), then the
 # token: everything up to the next separator.
-JOIN_TOKEN = re.compile(r"((?:/|%(?:25)*2[fF])join(?:/|%(?:25)*2[fF]))[^/?&#\s\"']+")
+_SLASH = r"(?:/|%(?:25)*2[fF])"
+# Invitation links (/join/<token>) and password reset links (/password/reset/<token>).
+JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset){_SLASH})[^/?&#\s\"']+")
 
 
 def redact(value):
     """`value` without invitation tokens. A value that only names `join` once percent-decoded
     (`/jo%69n/<token>` reaches the same page) is logged decoded, its token redacted."""
-    if not isinstance(value, str) or ("join" not in value and "%" not in value):
+    if not isinstance(value, str) or ("join" not in value and "reset" not in value and "%" not in value):
         return value
-    if "join" in value:
+    if "join" in value or "reset" in value:
         value = JOIN_TOKEN.sub(r"\g<1>" + REDACTED, value)
     decoded = value
     for _ in range(3):  # %69, %2569...

@@ -73,3 +73,12 @@ class LanguageForm(Form):
 
     lang = SelectField(_l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()], validators=[DataRequired()])
     next = HiddenField(validators=[Length(max=2048)])
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "email"})
+
+
+class ResetPasswordForm(Form):
+    new_password = new_password_field(_l("New password"))
+    confirm = confirm_field("new_password")

@@ -89,6 +89,11 @@ def password_change_counters(user_id: int, session_id: int) -> list[Counter]:
     return [Counter(_limit("PASSWORD_CHANGE_LIMIT"), "password-change", f"{user_id}/{session_id}")]
 
 
+def password_reset_counters() -> list[Counter]:
+    """Reset requests per client address: each may send a mail."""
+    return [Counter(_limit("PASSWORD_RESET_LIMIT_PER_IP"), "password-reset:ip", _client())]
+
+
 def sign_up_counters() -> list[Counter]:
     """Sign-ups per client address: each costs an argon2 hash and tells whether an email has an
     account, so neither comes in bulk."""

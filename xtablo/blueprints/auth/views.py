@@ -8,13 +8,18 @@
 /account/sessions/revoke-others POST   sign out every browser but this one
 /account/password    GET, POST   change the password (signs out every other browser, and this
                                  one gets a new session)
+/password/forgot     GET, POST   ask for a link to choose a new password (the answer never says
+                                 whether an account uses the email)
+/password/reset/<reset_token> GET, POST  choose a new password through that link (once, within
+                                 PASSWORD_RESET_HOURS); every session ends, this browser signs in
 /account             GET, POST   the account's settings: its language
 /language            POST        the footer's language switch (anyone, signed in or not)
 """
 
+import math
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import refresh
@@ -22,8 +27,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from xtablo import mail
 from xtablo.blueprints.auth import bp, throttle
-from xtablo.blueprints.auth.forms import AccountForm, LanguageForm, LoginForm, PasswordChangeForm, SignupForm
+from xtablo.blueprints.auth.forms import (
+    AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SignupForm,
+)
 from xtablo.database import end_transaction
 from xtablo.extensions import db
 from xtablo.i18n import remember_language
@@ -32,6 +40,7 @@ from xtablo.models._types import utcnow
 from xtablo.models.session import EndReason
 from xtablo.models.user import hash_password, normalize_email, verify_password
 from xtablo.sessions import TOUCH_EVERY, browser_name, end_session, start_session
+from xtablo.web.security import external_url
 
 
 def safe_next(target: str | None) -> str:
@@ -196,3 +205,46 @@ def language():
         current_user.locale = form.lang.data
         db.session.commit()
     return remember_language(redirect(back, 303), form.lang.data)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        if not throttle.reserve(throttle.password_reset_counters()):
+            flash(_("Too many requests from this network. Wait an hour, then try again."), "error")
+            return render_template("auth/forgot.html", form=form), 429
+        user = User.by_email(form.email.data)
+        if user is not None:
+            link = external_url("auth.reset_password", reset_token=user.reset_token())
+            hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
+            mail.send(user.email, _("Choose a new xtablo password"), render_template("auth/reset_mail.txt", user=user, link=link, hours=hours))
+        # The same answer whether or not an account uses the email.
+        hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
+        flash(" ".join([_("If an account uses %(email)s, a link to choose a new password is on its way.", email=normalize_email(form.email.data)),
+                        ngettext("It works once, for %(num)d hour.", "It works once, for %(num)d hours.", hours)]), "info")
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/forgot.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/password/reset/<reset_token>", methods=["GET", "POST"])
+def reset_password(reset_token: str):
+    token = reset_token
+    user = User.by_reset_token(token) if len(token) < 500 else None
+    if user is None:
+        return render_template("auth/reset.html", form=None), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        end_transaction()  # argon2 runs outside any transaction
+        password_hash = hash_password(form.new_password.data)
+        user = User.by_reset_token(token, lock=True)  # again, locked: a link works once
+        if user is None:
+            return render_template("auth/reset.html", form=None), 410
+        user.password_hash = password_hash
+        Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+        start_session(user)
+        email = user.email
+        db.session.commit()
+        flash(_("Password changed. Every other browser is signed out."), "info")
+        return throttle.remember_device(redirect(url_for("tablos.index"), 303), email)
+    return render_template("auth/reset.html", form=form), 422 if form.errors else 200
