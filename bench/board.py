@@ -1086,13 +1086,18 @@ def benchmark(args: argparse.Namespace, tmp: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    return run_guarded("xtablo-bench-", lambda tmp: benchmark(args, tmp))
+
+
+def run_guarded(prefix: str, run, deadline: float = RUN_DEADLINE) -> int:
+    """`run(tmp_dir)` with its exit status; SIGTERM and a run past `deadline` end it through the
+    same `finally` as Ctrl-C, so servers are always stopped (bench/signin.py uses it too)."""
     main_greenlet = greenlet.getcurrent()
-    # SIGTERM and a run past its deadline end the run through the same `finally` as Ctrl-C.
     gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(SystemExit(143)))
-    watchdog = gevent.spawn_later(RUN_DEADLINE, lambda: main_greenlet.throw(BenchError(f"run exceeded {RUN_DEADLINE:.0f} s")))
+    watchdog = gevent.spawn_later(deadline, lambda: main_greenlet.throw(BenchError(f"run exceeded {deadline:.0f} s")))
     try:
-        with tempfile.TemporaryDirectory(prefix="xtablo-bench-") as tmp:
-            return benchmark(args, Path(tmp))
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            return run(Path(tmp))
     except BenchError as error:
         log(f"FAILED: {error}")
         return 2

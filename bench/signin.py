@@ -33,22 +33,19 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gevent
-import greenlet
 from gevent.event import Event
 
 from board import (BENCH, BIN, OUT, QUIET_CORES, RESULTS, ROOT, SESSION_COOKIE, WORKERS, BenchError, Connection,
                    CpuMeter, Endpoint, Phase, ProtocolError, Server, build_request, check_healthz, children_of, fmt_ms,
-                   free_port, log, machine_info, open_loop, run_step, server_env, sign_in, wait_for_quiet)
+                   free_port, log, machine_info, open_loop, run_guarded, run_step, server_env, sign_in, wait_for_quiet)
 
 CLIENTS = 50       # the figure: 50 people signing in at once
 PROBE_RATE = 20.0  # requests a second to each probed page: a modest, steady load
@@ -392,20 +389,7 @@ def benchmark(args: argparse.Namespace, tmp: Path, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    main_greenlet = greenlet.getcurrent()
-    gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(SystemExit(143)))
-    watchdog = gevent.spawn_later(RUN_DEADLINE, lambda: main_greenlet.throw(BenchError(f"run exceeded {RUN_DEADLINE:.0f} s")))
-    try:
-        with tempfile.TemporaryDirectory(prefix="xtablo-bench-signin-") as tmp:
-            return benchmark(args, Path(tmp), argv)
-    except BenchError as error:
-        log(f"FAILED: {error}")
-        return 2
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        watchdog.kill(block=False)
+    return run_guarded("xtablo-bench-signin-", lambda tmp: benchmark(args, tmp, argv), deadline=RUN_DEADLINE)
 
 
 if __name__ == "__main__":

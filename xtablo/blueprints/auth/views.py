@@ -214,13 +214,12 @@ def forgot_password():
         if not throttle.reserve(throttle.password_reset_counters()):
             flash(_("Too many requests from this network. Wait an hour, then try again."), "error")
             return render_template("auth/forgot.html", form=form), 429
+        hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
         user = User.by_email(form.email.data)
         if user is not None:
             link = external_url("auth.reset_password", reset_token=user.reset_token())
-            hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
             mail.send(user.email, _("Choose a new xtablo password"), render_template("auth/reset_mail.txt", user=user, link=link, hours=hours))
         # The same answer whether or not an account uses the email.
-        hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
         flash(" ".join([_("If an account uses %(email)s, a link to choose a new password is on its way.", email=normalize_email(form.email.data)),
                         ngettext("It works once, for %(num)d hour.", "It works once, for %(num)d hours.", hours)]), "info")
         return redirect(url_for("auth.login"), 303)
@@ -229,15 +228,14 @@ def forgot_password():
 
 @bp.route("/password/reset/<reset_token>", methods=["GET", "POST"])
 def reset_password(reset_token: str):
-    token = reset_token
-    user = User.by_reset_token(token) if len(token) < 500 else None
+    user = User.by_reset_token(reset_token) if len(reset_token) < 500 else None
     if user is None:
         return render_template("auth/reset.html", form=None), 410
     form = ResetPasswordForm()
     if form.validate_on_submit():
         end_transaction()  # argon2 runs outside any transaction
         password_hash = hash_password(form.new_password.data)
-        user = User.by_reset_token(token, lock=True)  # again, locked: a link works once
+        user = User.by_reset_token(reset_token, lock=True)  # again, locked: a link works once
         if user is None:
             return render_template("auth/reset.html", form=None), 410
         user.password_hash = password_hash
