@@ -68,6 +68,18 @@ def positive_int(env, name: str, default: int) -> int:
     return value
 
 
+def pem_text(env, name: str) -> str | None:
+    """A PEM key given as its text or as the path of a file that holds it."""
+    raw = (env.get(name) or "").strip()
+    if not raw or raw.startswith("-----BEGIN"):
+        return raw.replace("\\n", "\n") or None
+    try:
+        with open(raw, encoding="ascii") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"xtablo: {name} is neither a PEM key nor a readable file ({error}).") from error
+
+
 class Config:
     """Settings for a running xtablo, read from the environment when instantiated."""
 
@@ -127,6 +139,19 @@ class Config:
         self.MAIL_FROM = env.get("MAIL_FROM", "xtablo <no-reply@localhost>")
         self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", 10))
         self.PASSWORD_RESET_HOURS = float(env.get("PASSWORD_RESET_HOURS", 1))
+        self.EMAIL_VERIFICATION_HOURS = float(env.get("EMAIL_VERIFICATION_HOURS", 48))
+        # Social sign-in (xtablo/identity/): a provider without its settings shows no button.
+        self.GOOGLE_CLIENT_ID = env.get("GOOGLE_CLIENT_ID") or None
+        self.GOOGLE_CLIENT_SECRET = env.get("GOOGLE_CLIENT_SECRET") or None
+        self.GOOGLE_DISCOVERY_URL = env.get("GOOGLE_DISCOVERY_URL") or "https://accounts.google.com/.well-known/openid-configuration"
+        self.APPLE_CLIENT_ID = env.get("APPLE_CLIENT_ID") or None
+        self.APPLE_TEAM_ID = env.get("APPLE_TEAM_ID") or None
+        self.APPLE_KEY_ID = env.get("APPLE_KEY_ID") or None
+        self.APPLE_PRIVATE_KEY = pem_text(env, "APPLE_PRIVATE_KEY")
+        self.APPLE_DISCOVERY_URL = env.get("APPLE_DISCOVERY_URL") or "https://appleid.apple.com/.well-known/openid-configuration"
+        # Seconds a call to Google or Apple (discovery, keys, token) may take before the sign-in
+        # fails with a message.
+        self.OAUTH_TIMEOUT = float(env.get("OAUTH_TIMEOUT", 10))
         self.SESSION_IDLE_TIMEOUT = timedelta(hours=float(env.get("SESSION_IDLE_HOURS", 24 * 14)))
         self.SESSION_LIFETIME = timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", 24 * 30)))
         self.PERMANENT_SESSION_LIFETIME = self.SESSION_LIFETIME

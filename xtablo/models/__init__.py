@@ -1,5 +1,6 @@
 """The domain: one module per aggregate. Verbs flush, views commit once per request."""
 
+from xtablo.models.identity import UserIdentity
 from xtablo.models.membership import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, TabloRemoval
 from xtablo.models.session import Session
 from xtablo.models.tablo import COLORS, Tablo
@@ -8,5 +9,5 @@ from xtablo.models.user import User
 
 __all__ = [
     "COLORS", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
-    "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User",
+    "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User", "UserIdentity",
 ]

@@ -7,7 +7,7 @@ from flask import current_app
 from flask_login import UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xtablo import offload
 from xtablo.extensions import db
@@ -41,8 +41,13 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The interface's language ("en", "fr"), chosen on the account page; None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # When the email was proven to reach this person: the link mailed to it, a password reset
+    # through it, or Google/Apple vouching for it. None: unverified (invitations wait for it).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    identities = relationship("UserIdentity", back_populates="user", order_by="UserIdentity.provider", passive_deletes=True)
 
     # Set by xtablo/sessions.py: this request's server-side session and, right after sign-in,
     # the raw token Flask-Login stores in the cookie.
@@ -51,6 +56,10 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @classmethod
     def by_email(cls, email: str) -> "User | None":
