@@ -61,6 +61,10 @@ class User(UserMixin, db.Model):
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
     @classmethod
     def by_email(cls, email: str) -> "User | None":
         return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))
