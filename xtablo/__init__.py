@@ -48,7 +48,10 @@ def create_app(config: Config | None = None) -> Flask:
     processors[:] = [p for p in processors if p.__name__ != "_user_context_processor"]
     app.context_processor(lambda: {"current_user": current_user})
 
+    from xtablo import identity
     from xtablo.web import assets, security
+
+    identity.init_app(app)
 
     security.init_app(app)
     assets.init_app(app)

@@ -38,6 +38,11 @@ class UserIdentity(db.Model):
     def find(cls, provider: str, subject: str) -> "UserIdentity | None":
         return db.session.scalar(select(cls).where(cls.provider == provider, cls.provider_subject == subject))
 
+    def refresh(self, email: str | None, email_verified: bool) -> None:
+        """Keep what the provider said last (the person may have changed their address there)."""
+        if (self.email, self.email_verified) != (email, email_verified):
+            self.email, self.email_verified = email, email_verified
+
     @classmethod
     def of_user(cls, user) -> list["UserIdentity"]:
         return list(db.session.scalars(select(cls).where(cls.user_id == user.id).order_by(cls.provider, cls.id)))

@@ -50,6 +50,16 @@ class LoginForm(Form):
     )
 
 
+class ConfirmLinkForm(Form):
+    """The password of an existing account, before Google or Apple is joined to it."""
+
+    password = PasswordField(
+        _l("Password of your xtablo account"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class PasswordChangeForm(Form):
     current_password = PasswordField(
         _l("Current password"),

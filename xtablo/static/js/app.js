@@ -63,6 +63,9 @@
     // to fix, which also brings it into view.
     var invalid = document.querySelector('[aria-invalid="true"]');
     if (invalid) invalid.focus();
+    // Apple's answer, posted again from this site so that it carries the session (auth/oauth_relay.html).
+    var relay = document.querySelector("form[data-autosubmit]");
+    if (relay) relay.submit();
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
     } else {
