@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from tests.oidc_provider import Provider, apple_key
 from xtablo import create_app
 from xtablo.config import Config
 from xtablo.extensions import db as _db
@@ -92,9 +93,64 @@ def backend(request) -> str:
     return request.param
 
 
+# -- Google and Apple: real OpenID Connect providers on loopback (tests/oidc_provider.py) --------
+# One of each per test process, shared by the unit apps and the live server. Apple's is served as
+# `localhost` so that, to a browser, the app at 127.0.0.1 is another site (its form_post is a
+# cross-site POST for real); Google's at 127.0.0.1.
+APPLE_TEAM_ID, APPLE_KEY_ID = "TEAM123456", "KEY1234567"
+
+
 @pytest.fixture(scope="session")
-def app_env(backend, worker_id, testrun_uid, tmp_path_factory) -> dict[str, str]:
+def apple_signing_key() -> tuple[str, str]:
+    return apple_key()
+
+
+@pytest.fixture(scope="session")
+def _google() -> Iterator[Provider]:
+    with Provider(mode="google", client_id="xtablo-google", client_secret="google-secret") as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def _apple(apple_signing_key) -> Iterator[Provider]:
+    with Provider(mode="apple", host="localhost", client_id="com.example.xtablo", apple_team_id=APPLE_TEAM_ID,
+                  apple_key_id=APPLE_KEY_ID, apple_public_key_pem=apple_signing_key[1]) as provider:
+        yield provider
+
+
+def _fresh(provider: Provider) -> Provider:
+    """As if nobody had used it: no person signed in there, no lie pending, no name sent yet."""
+    with provider.lock:
+        provider.person, provider.knobs = None, {}
+        provider.apple_subs_seen.clear()
+    return provider
+
+
+@pytest.fixture
+def google(_google) -> Provider:
+    return _fresh(_google)
+
+
+@pytest.fixture
+def apple(_apple) -> Provider:
+    return _fresh(_apple)
+
+
+@pytest.fixture(scope="session")
+def provider_env(_google, _apple, apple_signing_key) -> dict[str, str]:
+    """The settings that point an app at the two providers."""
+    return {
+        "GOOGLE_CLIENT_ID": _google.client_id, "GOOGLE_CLIENT_SECRET": _google.client_secret,
+        "GOOGLE_DISCOVERY_URL": _google.discovery_url,
+        "APPLE_CLIENT_ID": _apple.client_id, "APPLE_TEAM_ID": APPLE_TEAM_ID, "APPLE_KEY_ID": APPLE_KEY_ID,
+        "APPLE_PRIVATE_KEY": apple_signing_key[0], "APPLE_DISCOVERY_URL": _apple.discovery_url,
+    }
+
+
+@pytest.fixture(scope="session")
+def app_env(backend, worker_id, testrun_uid, tmp_path_factory, provider_env) -> dict[str, str]:
     env = database_env(backend, "unit", worker_id, tmp_path_factory.mktemp(backend), testrun_uid[:8])
+    env |= provider_env
     env["SECRET_KEY"] = "test-" + "x" * 40
     yield env
     if backend == "postgresql":

@@ -13,7 +13,7 @@ lives `code_lifetime` (60) seconds and is bound to the client and the redirect U
         google.tamper(nonce="other")                        # the next ID token lies, once
         assert "code_verifier" in google.requests_log[-1][2]
 
-tamper() knobs: nonce, aud (and azp with it), iss, exp_offset and iat_offset (seconds from now),
+tamper() knobs: nonce, aud (and azp with it), azp (after aud: a lying azp), iss, exp_offset and iat_offset (seconds from now),
 drop_nonce, sign_with_unknown_key (True: a key and kid not in the JWKS; "same_kid": a key not in
 the JWKS under the published kid), token_error (the next token request gets that OAuth error).
 
@@ -61,7 +61,7 @@ MODES = {  # what differs between the two providers
     "google": {"alg": "RS256", "scopes": ["openid", "email", "profile"]},
     "apple": {"alg": "ES256", "scopes": ["openid", "name", "email"]},
 }
-KNOBS = {"nonce", "aud", "iss", "exp_offset", "iat_offset", "sign_with_unknown_key", "drop_nonce", "token_error"}
+KNOBS = {"nonce", "aud", "azp", "iss", "exp_offset", "iat_offset", "sign_with_unknown_key", "drop_nonce", "token_error"}
 SIX_MONTHS = 15777000  # Apple's longest client secret lifetime, in seconds
 
 
@@ -374,6 +374,8 @@ class Provider:
         claims.update({k: knobs[k] for k in ("nonce", "aud", "iss") if k in knobs})
         if "aud" in knobs and self.mode == "google":
             claims["azp"] = knobs["aud"]  # a token issued to another client, as it would really be
+        if "azp" in knobs:  # a token that names this client as its party but another audience
+            claims["azp"] = knobs["azp"]
         if "exp_offset" in knobs:
             claims["exp"] = now + knobs["exp_offset"]
         if "iat_offset" in knobs:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.extensions import db as _db
-from xtablo.models import Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User
+from xtablo.models import Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
 from xtablo.models.user import verify_password
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
@@ -39,6 +39,12 @@ MATRIX = {
     "auth.forgot_password": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}"})},
     "auth.reset_password": {"GET": ("public", {}), "POST": ("public", {"new_password": "another one", "confirm": "another one"})},
     "auth.language": {"POST": ("public", {"lang": "fr", "next": "/nowhere"})},  # a 404: a page for anyone
+    "auth.google_login": {"GET": ("public", {})},
+    "auth.apple_login": {"GET": ("public", {})},
+    "auth.google_callback": {"GET": ("public", {})},  # without a flow of this browser: refused, said why
+    "auth.apple_callback": {"POST": ("public", {"code": "c", "state": "s"})},  # the relay page
+    "auth.confirm_link": {"GET": ("public", {}), "POST": ("public", {"password": PASSWORD})},  # nothing pending
+    "auth.unlink_identity": {"POST": ("own", {})},
     "auth.revoke_session": {"POST": ("own", {})},
     "auth.revoke_other_sessions": {"POST": ("user", {})},
     "auth.change_password": {"GET": ("user", {}), "POST": ("user", {"current_password": PASSWORD, "new_password": "another one", "confirm": "another one"})},
@@ -91,6 +97,8 @@ def world(db, make_user, make_tablo):
     db.session.commit()
     users = {"stranger": stranger, "viewer": viewer, "editor": editor, "owner": owner}
     elsewhere = {name: Session.open(user, user_agent="elsewhere", ip_address="10.0.0.9")[0] for name, user in users.items()}
+    identity = UserIdentity(user=users[OWN_ROWS_BELONG_TO], provider="google", provider_subject="g-own", email="own@gmail.com", email_verified=True)
+    db.session.add(identity)
     db.session.commit()
     ids = {
         "tablo_id": tablo.id,
@@ -100,6 +108,7 @@ def world(db, make_user, make_tablo):
         "link_id": link.id,
         "token": token,
         "session_id": elsewhere[OWN_ROWS_BELONG_TO].id,
+        "identity_id": identity.id,
         "stranger_email": stranger.email,
         "stranger_id": stranger.id,
         "reset_token": stranger.reset_token(),
@@ -140,7 +149,7 @@ def request_for(app, endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
     """The URL and form data of a matrix case, on the world's rows."""
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     with app.test_request_context():
-        url = url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments})
+        url = url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments - set(rule.defaults or {})})
     return url, {k: v.format(**ids) for k, v in MATRIX[endpoint][method][1].items()}
 
 
@@ -173,6 +182,11 @@ class Outcome:
 
     def me(self) -> str | None:
         return self.user.name if self.user else None
+
+
+def followed(o: Outcome) -> str:
+    """The page the person lands on after every redirect."""
+    return o.client.get(o.response.location, follow_redirects=True).text
 
 
 def fresh(model, key):
@@ -242,6 +256,13 @@ EFFECTS = {
     ("auth.account", "POST"): lambda o: fresh(User, o.user.id).locale == "fr" and o.client.get_cookie("xtablo_lang").value == "fr",
     ("auth.language", "POST"): lambda o: o.client.get_cookie("xtablo_lang").value == "fr" and '<html lang="fr">' in o.page
     and (o.user is None or fresh(User, o.user.id).locale == "fr"),
+    ("auth.google_login", "GET"): lambda o: o.response.location == "/tablos" if o.user else re.match(r"http://127\.0\.0\.1:\d+/authorize\?", o.response.location),
+    ("auth.apple_login", "GET"): lambda o: o.response.location == "/tablos" if o.user else re.match(r"http://localhost:\d+/authorize\?", o.response.location),
+    ("auth.google_callback", "GET"): lambda o: "That sign-in with Google expired or was already used." in followed(o),
+    ("auth.apple_callback", "POST"): lambda o: o.title == "Signing in with Apple" and 'name="relayed" value="1"' in o.page,
+    ("auth.confirm_link", "GET"): lambda o: "That sign-in expired. Try again." in followed(o),
+    ("auth.confirm_link", "POST"): lambda o: "That sign-in expired. Try again." in followed(o) and o.who() == o.me(),
+    ("auth.unlink_identity", "POST"): lambda o: fresh(UserIdentity, o.ids["identity_id"]) is None and "Google is unlinked" in o.page,
     ("auth.sessions", "GET"): lambda o: o.title == "Active sessions" and o.page.count('<li id="session-') == 2,
     ("auth.revoke_session", "POST"): lambda o: ended(o.ids["session_id"]) and o.who() == o.me(),
     ("auth.revoke_other_sessions", "POST"): lambda o: sessions_of(o.user) == 1 and o.who() == o.me(),

@@ -46,7 +46,7 @@ def url_of(app, endpoint, ids):
     with app.test_request_context():
         from flask import url_for
 
-        return url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments})
+        return url_for(endpoint, **{arg: ids[arg] for arg in rule.arguments - set(rule.defaults or {})})
 
 
 def signed_in(client, endpoint, users):

@@ -157,7 +157,10 @@ def _verified_profile(provider: Provider, flow: dict, answer) -> Profile | None:
     client = provider.client()
     try:
         token = client.fetch_access_token(redirect_uri=flow["redirect_uri"], code=answer.get("code") or "", code_verifier=flow["verifier"])
-        claims = client.parse_id_token(token, nonce=flow["nonce"])
+        # Authlib checks the audience only through `azp` unless told: the token must name us.
+        options = {"iss": {"essential": True, "values": [client.load_server_metadata()["issuer"]]},
+                   "aud": {"essential": True, "values": [client.client_id]}}
+        claims = client.parse_id_token(token, nonce=flow["nonce"], claims_options=options)
         if claims is None:
             raise ValueError("no ID token in the answer")
         return provider.profile(claims, answer)
@@ -260,8 +263,9 @@ def confirm_link():
         session.pop("oauth_link", None)
         flash(str(refusal.message), "error")
         return redirect(url_for("auth.login"), 303)
-    throttle.release(counters)
-    return _start(user, pending.get("next"))
+    response = _start(user, pending.get("next"))
+    throttle.release(counters)  # a network call: after the commit
+    return response
 
 
 @bp.post("/account/identities/<id:identity_id>/unlink")
