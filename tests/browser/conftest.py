@@ -40,7 +40,7 @@ STARTUP_TIMEOUT = 30  # seconds for the server to answer /healthz
 SHUTDOWN_TIMEOUT = 15  # seconds for a graceful stop (gunicorn's graceful_timeout is 10) before a kill
 EXPECT_TIMEOUT = 5_000  # ms, for every `expect` and every action
 # Settings of the app and of gunicorn that the developer's shell must not leak into the server.
-APP_ENV_PREFIXES = ("XTABLO_", "SIGN_IN_LIMIT_", "SIGN_UP_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_")
+APP_ENV_PREFIXES = ("XTABLO_", "SIGN_IN_LIMIT_", "SIGN_UP_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_", "GOOGLE_", "APPLE_")
 APP_ENV_NAMES = {
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PORT", "HOST", "WEB_CONCURRENCY", "WORKER_CONNECTIONS",
     "ACCESS_LOG", "PROXY_FIX_HOPS", "FORWARDED_ALLOW_IPS", "RATELIMIT_KEY_PREFIX",
@@ -86,13 +86,14 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(backend, worker_id, testrun_uid, tmp_path_factory) -> Iterator[LiveServer]:
-    """gunicorn with gevent workers on a fresh database of `backend`, on 127.0.0.1 only."""
+def live_server(backend, worker_id, testrun_uid, tmp_path_factory, provider_env) -> Iterator[LiveServer]:
+    """gunicorn with gevent workers on a fresh database of `backend`, on 127.0.0.1 only, signing
+    in with the test process's Google and Apple providers (tests/conftest.py)."""
     tmp_dir = tmp_path_factory.mktemp(f"live-{backend}")
     port = free_port()
     database = database_env(backend, "live", worker_id, tmp_dir, testrun_uid[:8])
     env = {k: v for k, v in os.environ.items() if k not in APP_ENV_NAMES and not k.startswith(APP_ENV_PREFIXES)}
-    env |= database
+    env |= database | provider_env
     env |= {
         "HOST": "127.0.0.1",
         "PORT": str(port),
