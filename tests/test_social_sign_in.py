@@ -378,3 +378,47 @@ def test_unlink_someone_elses_identity_is_not_found(app, client, db, google, log
     login_as()
     assert client.post(f"/account/identities/{identity.id}/unlink").status_code == 404
     assert count(db, UserIdentity) == 1
+
+
+@pytest.mark.parametrize("field, value", [("code", "a\x00b"), ("state", "s" * 5000), ("user", "{}" * 3000)])
+def test_a_malformed_apple_answer_is_refused_at_once_without_a_cookie(app, field, value):
+    response = app.test_client().post("/auth/apple/callback", data={"code": "c", "state": "s"} | {field: value})
+    assert response.status_code == 400 and page_title(response.text) == "Bad request"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_confirmation_page_is_labelled(client, google, make_user):
+    from tests.test_pages import problems
+
+    make_user(name="Ann", email="ann@gmail.com")
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    page = client.get("/auth/link/confirm").text
+    assert problems(page) == []
+    assert '<input type="email" id="account-email" value="ann@gmail.com" autocomplete="username" readonly>' in page
+
+
+def test_the_confirmation_is_limited_like_a_sign_in(client, db, google, make_user):
+    make_user(name="Ann", email="ann@gmail.com")
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    statuses = [client.post("/auth/link/confirm", data={"password": f"guess {n}"}).status_code for n in range(6)]
+    assert statuses == [422] * 5 + [429]
+    response = client.post("/auth/link/confirm", data={"password": PASSWORD})
+    assert response.status_code == 429 and "Too many wrong passwords. Wait 15 minutes, then try again." in response.text
+    assert count(db, UserIdentity) == 0
+
+
+@pytest.mark.parametrize("value", ["before\x00after", "x" * 10_240, None], ids=["NUL", "10 kB", "file"])
+def test_hostile_passwords_on_the_confirmation_stay_under_the_field(client, db, google, make_user, value):
+    import io
+
+    make_user(name="Ann", email="ann@gmail.com")
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    if value is None:
+        response = client.post("/auth/link/confirm", data={"password": (io.BytesIO(b"%PDF"), "a.pdf")}, content_type="multipart/form-data")
+    else:
+        response = client.post("/auth/link/confirm", data={"password": value})
+    assert response.status_code == 422 and 'id="password-error"' in response.text
+    assert count(db, UserIdentity) == 0 and signed_in_as(client) is None

@@ -139,7 +139,12 @@ for _each in PROVIDERS.values():
 
 
 def _relay(provider: Provider):
-    fields = [(name, request.form[name][:MAX_FIELD_LENGTH]) for name in RELAYED_FIELDS if request.form.get(name)]
+    """A genuine answer is a few short text fields: anything else is refused here (a bare 400,
+    which sets no cookie either)."""
+    values = [value for name in RELAYED_FIELDS for value in request.form.getlist(name)]
+    if request.files or any(len(value) > MAX_FIELD_LENGTH or "\x00" in value for value in values):
+        abort(400)
+    fields = [(name, request.form[name]) for name in RELAYED_FIELDS if request.form.get(name)]
     return render_template("auth/oauth_relay.html", provider=provider, fields=fields, bare=True)
 
 
@@ -234,7 +239,7 @@ def confirm_link():
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > CONFIRM_SECONDS or pending.get("provider") not in PROVIDERS:
         session.pop("oauth_link", None)
         flash(_("That sign-in expired. Try again."), "error")
-        return redirect(url_for("auth.login"), 303)
+        return redirect(url_for("tablos.index" if current_user.is_authenticated else "auth.login"), 303)
     provider = _provider(pending["provider"])
     form = ConfirmLinkForm()
     if not form.validate_on_submit():
