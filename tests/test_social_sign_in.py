@@ -422,3 +422,16 @@ def test_hostile_passwords_on_the_confirmation_stay_under_the_field(client, db, 
         response = client.post("/auth/link/confirm", data={"password": value})
     assert response.status_code == 422 and 'id="password-error"' in response.text
     assert count(db, UserIdentity) == 0 and signed_in_as(client) is None
+
+
+def test_an_attackers_apple_answer_posted_into_a_victims_browser_is_refused(app, client, db, apple):
+    """The callback takes no CSRF token (Apple posts it cross-site): a page that posts the
+    attacker's own answer into the victim's browser must not sign the victim in as the attacker."""
+    apple.sign_in_as(sub="000999.mallory", email="mallory@icloud.com", given_name="Mallory")
+    attacker = app.test_client()
+    _, url, fields = apple.consent(go_to_provider(attacker, "apple"))
+    go_to_provider(client, "apple")  # the victim started a sign-in of their own
+    response = client.post(url, data=fields | {"relayed": "1"})
+    assert response.status_code == 303 and response.location == "/login"
+    assert "That sign-in with Apple expired or was already used. Try again." in flashed(client)
+    assert nothing_written(db) and signed_in_as(client) is None
