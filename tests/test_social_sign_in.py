@@ -435,3 +435,33 @@ def test_an_attackers_apple_answer_posted_into_a_victims_browser_is_refused(app,
     assert response.status_code == 303 and response.location == "/login"
     assert "That sign-in with Apple expired or was already used. Try again." in flashed(client)
     assert nothing_written(db) and signed_in_as(client) is None
+
+
+@pytest.mark.parametrize("where", ["closed port", "frozen"])
+def test_a_provider_that_does_not_answer_is_explained(app_env, db, where):
+    """Google unreachable or frozen: the button leads back to the sign-in page with a sentence,
+    within OAUTH_TIMEOUT, and nothing is written."""
+    import socket
+
+    from tests.conftest import Client, FrozenServer, TestingConfig
+    from xtablo import create_app
+
+    frozen = FrozenServer()
+    try:
+        if where == "closed port":
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        else:
+            port = frozen.port
+        config = TestingConfig(app_env | {"GOOGLE_DISCOVERY_URL": f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+                                          "OAUTH_TIMEOUT": "0.5"})
+        unreachable = create_app(config)
+        unreachable.test_client_class = Client
+        client = unreachable.test_client()
+        response = client.get("/auth/google/login?next=/tablos/new")
+        assert response.status_code == 303 and response.location == "/login?next=/tablos/new"
+        assert "Google cannot be reached just now. Try again in a moment." in flashed(client)
+        assert nothing_written(db)
+    finally:
+        frozen.close()

@@ -97,7 +97,8 @@ def login(provider_name: str):
         authorization = provider.client().create_authorization_url(redirect_uri)
     except (RequestException, OAuthError, ValueError, KeyError) as error:
         log.warning("%s sign-in could not start: %r", provider.label, error)
-        return _refused(provider, _("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label), linking)
+        return _refused(provider, _("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label),
+                        linking, {"next": request.args.get("next")})
     session["oauth_flow"] = {
         "provider": provider.name, "state": authorization["state"], "nonce": authorization["nonce"],
         "verifier": authorization["code_verifier"], "redirect_uri": redirect_uri,
