@@ -27,6 +27,7 @@ from xtablo import create_app
 from xtablo.config import Config
 from xtablo.extensions import db as _db
 from xtablo.models import Tablo, Task, User
+from xtablo.models._types import utcnow
 from xtablo.models.user import password_hasher
 
 PG_ADMIN_URL = os.environ.get("XTABLO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -291,12 +292,15 @@ def fast_hash(password: str) -> str:
 
 @pytest.fixture
 def make_user(app):
+    """A new account. Its email is verified unless `verified=False` (one that signed up and has
+    not opened the mailed link yet): most tests are about something else than that link."""
     counter = iter(range(1, 10_000))
 
-    def make(name: str | None = None, email: str | None = None, password: str = PASSWORD) -> User:
+    def make(name: str | None = None, email: str | None = None, password: str | None = PASSWORD, verified: bool = True) -> User:
         n = next(counter)
         user = User.create(name=name or f"User {n}", email=email or f"user{n}@example.com", password=None)
-        user.password_hash = fast_hash(password)
+        user.password_hash = fast_hash(password) if password is not None else None
+        user.email_verified_at = utcnow() if verified else None
         _db.session.commit()
         return user
 
@@ -404,6 +408,20 @@ def listed_tablos(page: str) -> list[str]:
 def field_errors(page: str) -> dict[str, str]:
     """{field id: its error message}, as drawn under each field of a form."""
     return {f: html.unescape(m) for f, m in re.findall(r'<p class="error" id="([\w-]+)-error">([^<]*)</p>', page)}
+
+
+def mailed_link(caplog, path: str) -> str:
+    """The one link to `path`<token> mailed since the last call, as the person reads it in the
+    mail (tests have no SMTP_URL: xtablo writes each mail whole to its log)."""
+    links = re.findall(rf"http://localhost({re.escape(path)}[\w.-]+)", caplog.text)
+    assert len(links) == 1, caplog.text
+    caplog.clear()
+    return links[0]
+
+
+def mails(caplog) -> list[tuple[str, str, str]]:
+    """(to, subject, body) of every mail written to the log so far."""
+    return [record.args for record in caplog.records if str(record.msg).startswith("Mail not sent (no SMTP_URL)")]
 
 
 class FrozenServer:

@@ -35,7 +35,11 @@ MATRIX = {
     "auth.login": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}", "password": PASSWORD})},
     "auth.logout": {"POST": ("public", {})},
     "auth.sessions": {"GET": ("user", {})},
-    "auth.account": {"GET": ("user", {}), "POST": ("user", {"language": "fr"})},
+    "auth.account": {"GET": ("user", {}), "POST": ("user", {"name": "Renamed", "language": "fr"})},
+    "auth.resend_verification": {"POST": ("user", {"next": "/account"})},
+    "auth.verify_email": {"GET": ("public", {}), "POST": ("public", {})},
+    "auth.change_email": {"POST": ("user", {"email-new_email": "moved@example.com", "email-current_password": PASSWORD})},
+    "auth.confirm_email_change": {"GET": ("public", {}), "POST": ("public", {})},
     "auth.forgot_password": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}"})},
     "auth.reset_password": {"GET": ("public", {}), "POST": ("public", {"new_password": "another one", "confirm": "another one"})},
     "auth.language": {"POST": ("public", {"lang": "fr", "next": "/nowhere"})},  # a 404: a page for anyone
@@ -85,9 +89,11 @@ def test_every_route_has_a_matrix_entry(app):
 @pytest.fixture
 def world(db, make_user, make_tablo):
     """A tablo "Shared" with an owner (and a second owner), an editor, a viewer and one more
-    member, two tasks, a pending invitation and an invitation link; and a stranger. Every
-    visitor is also signed in on another browser ("elsewhere")."""
-    owner, owner2, editor, viewer, extra, stranger = (make_user(name=n) for n in ("Owner", "Owner2", "Editor", "Viewer", "Extra", "Stranger"))
+    member, two tasks, a pending invitation and an invitation link; and a stranger, whose email
+    is not verified yet (the links of the world are the stranger's). Every visitor is also signed
+    in on another browser ("elsewhere")."""
+    owner, owner2, editor, viewer, extra = (make_user(name=n) for n in ("Owner", "Owner2", "Editor", "Viewer", "Extra"))
+    stranger = make_user(name="Stranger", verified=False)
     tablo = make_tablo(owner=owner, title="Shared", tasks=2)
     members = {}
     for user, role in ((owner2, Role.OWNER), (editor, Role.EDITOR), (viewer, Role.VIEWER), (extra, Role.VIEWER)):
@@ -112,6 +118,8 @@ def world(db, make_user, make_tablo):
         "stranger_email": stranger.email,
         "stranger_id": stranger.id,
         "reset_token": stranger.reset_token(),
+        "verify_token": stranger.verification_token(),
+        "email_token": stranger.email_change_token("stranger-new@example.com"),
     }
     return ids, users
 
@@ -251,9 +259,22 @@ EFFECTS = {
     and "a link to choose a new password is on its way" in o.client.get("/login", follow_redirects=True).text,
     ("auth.reset_password", "GET"): lambda o: o.title == "Choose a new password",
     ("auth.reset_password", "POST"): lambda o: o.who() == "Stranger" and sessions_of(fresh(User, o.ids["stranger_id"])) == 1
-    and verify_password(fresh(User, o.ids["stranger_id"]).password_hash, "another one"),
+    and verify_password(fresh(User, o.ids["stranger_id"]).password_hash, "another one") and fresh(User, o.ids["stranger_id"]).email_verified,
     ("auth.account", "GET"): lambda o: o.title == "Your account" and o.user.email in o.page,
-    ("auth.account", "POST"): lambda o: fresh(User, o.user.id).locale == "fr" and o.client.get_cookie("xtablo_lang").value == "fr",
+    ("auth.account", "POST"): lambda o: (fresh(User, o.user.id).name, fresh(User, o.user.id).locale) == ("Renamed", "fr")
+    and o.client.get_cookie("xtablo_lang").value == "fr",
+    ("auth.resend_verification", "POST"): lambda o: o.response.location == "/account"
+    and (f"We sent a new link to {o.ids['stranger_email']}." if o.visitor == "stranger" else "Your email is already verified.") in o.page,
+    ("auth.verify_email", "GET"): lambda o: o.title == "Verify your email" and "Verify my email</button>" in o.page
+    and not fresh(User, o.ids["stranger_id"]).email_verified,
+    ("auth.verify_email", "POST"): lambda o: fresh(User, o.ids["stranger_id"]).email_verified
+    and f"Your email {o.ids['stranger_email']} is verified." in o.page,
+    ("auth.change_email", "POST"): lambda o: o.response.location == "/account" and "We sent a link to moved@example.com" in o.page
+    and fresh(User, o.user.id).email == o.user.email,
+    ("auth.confirm_email_change", "GET"): lambda o: o.title == "Change your email" and "stranger-new@example.com" in o.page
+    and fresh(User, o.ids["stranger_id"]).email == o.ids["stranger_email"],
+    ("auth.confirm_email_change", "POST"): lambda o: fresh(User, o.ids["stranger_id"]).email == "stranger-new@example.com"
+    and fresh(User, o.ids["stranger_id"]).email_verified and "Your xtablo email is now stranger-new@example.com." in o.page,
     ("auth.language", "POST"): lambda o: o.client.get_cookie("xtablo_lang").value == "fr" and '<html lang="fr">' in o.page
     and (o.user is None or fresh(User, o.user.id).locale == "fr"),
     ("auth.google_login", "GET"): lambda o: o.response.location == "/tablos" if o.user else re.match(r"http://127\.0\.0\.1:\d+/authorize\?", o.response.location),

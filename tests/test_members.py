@@ -7,7 +7,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import PASSWORD, listed_tablos, page_title
+from tests.conftest import PASSWORD, listed_tablos, mailed_link, page_title
 from xtablo.models import Role, TabloInvitation, TabloInviteLink, TabloMember
 from xtablo.models._types import utcnow
 
@@ -43,26 +43,62 @@ def test_add_an_existing_account_at_once(client, db, owned, make_user):
     assert "Bob is now a member." in client.get(f"/tablos/{tablo.id}/members").text
 
 
-def test_unknown_email_becomes_a_member_at_sign_up(app, client, db, owned):
+def test_unknown_email_becomes_a_member_once_the_new_account_verifies_it(app, client, db, owned, caplog):
+    # Since issue 8 a sign-up no longer claims the invitation at once: anyone can sign up with
+    # any address, so the tablo waits until the mailed link proves the address is Carol's.
     owner, tablo = owned
     response = client.post(f"/tablos/{tablo.id}/members", data={"email": "carol@example.com", "role": "viewer"})
     assert response.status_code == 303
     assert count(db, TabloInvitation) == 1
     carol = app.test_client()
     carol.post("/signup", data={"name": "Carol", "email": "Carol@Example.com", "password": "long enough", "confirm": "long enough"})
+    assert "carol@example.com" not in roles(db, tablo)
+    assert listed_tablos(carol.get("/tablos").text) == []
+    link = mailed_link(caplog, "/email/verify/")
+    assert carol.post(link).status_code == 303
     assert roles(db, tablo)["carol@example.com"] == "viewer"
     assert count(db, TabloInvitation) == 0
     page = carol.get("/tablos").text
-    assert "Team board" in page and "Viewer" in page
+    assert listed_tablos(page) == ["Team board"] and "Viewer" in page
+
+
+def test_an_account_that_has_not_verified_the_address_joins_only_once_it_does(app, client, db, owned, make_user, caplog):
+    # Someone may have signed up with Erin's address before she did: adding "the account that
+    # uses erin@example.com" must not hand them the tablo.
+    _, tablo = owned
+    squatter = make_user(name="Not Erin", email="erin@example.com", verified=False)
+    response = client.post(f"/tablos/{tablo.id}/members", data={"email": "erin@example.com", "role": "editor"})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).text
+    assert "erin@example.com becomes a member once its account verifies this address." in page
+    assert "Not Erin" not in page
+    assert "erin@example.com" not in roles(db, tablo) and count(db, TabloInvitation) == 1
+    browser = app.test_client()
+    browser.post("/login", data={"email": squatter.email, "password": PASSWORD})
+    assert listed_tablos(browser.get("/tablos").text) == []
+    browser.post("/account/email/verification", data={"next": "/tablos"})
+    assert browser.post(mailed_link(caplog, "/email/verify/")).status_code == 303  # the address's owner, after all
+    assert roles(db, tablo)["erin@example.com"] == "editor"
 
 
 def test_invitation_is_claimed_at_sign_in_too(app, client, db, owned, make_user):
     _, tablo = owned
     client.post(f"/tablos/{tablo.id}/members", data={"email": "dan@example.com", "role": "editor"})
-    # The account appears another way (an operator created it) before Dan ever signs in.
-    dan = make_user(name="Dan", email="dan@example.com")
+    # The account appears another way (Google vouching for the address, say) before Dan ever
+    # signs in with a password.
+    dan = make_user(name="Dan", email="dan@example.com", verified=True)
     app.test_client().post("/login", data={"email": dan.email, "password": PASSWORD})
     assert roles(db, tablo)["dan@example.com"] == "editor"
+
+
+def test_an_unverified_account_signing_in_leaves_the_invitation_waiting(app, client, db, owned, make_user):
+    _, tablo = owned
+    client.post(f"/tablos/{tablo.id}/members", data={"email": "dan@example.com", "role": "editor"})
+    dan = make_user(name="Dan", email="dan@example.com", verified=False)
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": dan.email, "password": PASSWORD}).status_code == 303
+    assert "dan@example.com" not in roles(db, tablo) and count(db, TabloInvitation) == 1
+    assert listed_tablos(browser.get("/tablos").text) == []
 
 
 @pytest.mark.parametrize(

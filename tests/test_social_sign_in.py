@@ -1,5 +1,5 @@
 """Continue with Google / Apple, against real OpenID Connect providers on loopback
-(tests/oidc_provider.py): every rule of a callback (xtablo/identity/accounts.py), the refusals,
+(tests/oidc_provider.py): every rule of a callback (xtablo/identity/rules.py), the refusals,
 linking and unlinking from the account page. Apple's cross-site leg is checked for real in
 tests/browser/test_social_sign_in.py; here its first POST comes from a client with no cookies."""
 
@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.models import Role, Session, TabloInvitation, User, UserIdentity
-from xtablo.models._types import utcnow
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
@@ -125,9 +124,7 @@ def test_a_known_subject_signs_in_its_account_even_after_an_email_change_at_the_
 
 
 def test_a_verified_account_with_the_same_email_is_linked_at_once(client, db, google, make_user):
-    ann = make_user(name="Ann", email="ann@gmail.com")
-    ann.email_verified_at = utcnow()
-    db.session.commit()
+    ann = make_user(name="Ann", email="ann@gmail.com")  # verified
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Somebody Else")
     assert google_sign_in(client, google).location == "/tablos"
     assert signed_in_as(client) == "Ann"  # the account's own name stays
@@ -135,7 +132,7 @@ def test_a_verified_account_with_the_same_email_is_linked_at_once(client, db, go
 
 
 def test_an_unverified_account_with_the_same_email_asks_for_its_password_first(client, db, google, make_user):
-    ann = make_user(name="Ann", email="ann@gmail.com")
+    ann = make_user(name="Ann", email="ann@gmail.com", verified=False)
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
     response = google_sign_in(client, google)
     assert response.status_code == 303 and response.location == "/auth/link/confirm"
@@ -160,7 +157,7 @@ def test_a_pre_registered_account_never_reaches_the_victim_nor_keeps_its_passwor
     """Mallory signs up with Ann's address before Ann ever comes. Ann's Google sign-in must not
     open Mallory's account to her without proof, and once Ann proves the mailbox (a reset link),
     Mallory's password and sessions are gone and Ann's Google account joins the account."""
-    make_user(name="Mallory", email="ann@gmail.com", password="mallory's password")
+    make_user(name="Mallory", email="ann@gmail.com", password="mallory's password", verified=False)
     mallory = app.test_client()
     assert mallory.post("/login", data={"email": "ann@gmail.com", "password": "mallory's password"}).status_code == 303
 
@@ -180,9 +177,7 @@ def test_a_pre_registered_account_never_reaches_the_victim_nor_keeps_its_passwor
 
 
 def test_an_unverified_email_from_the_provider_never_links_by_email(client, db, google, make_user):
-    ann = make_user(name="Ann", email="ann@gmail.com")
-    ann.email_verified_at = utcnow()
-    db.session.commit()
+    ann = make_user(name="Ann", email="ann@gmail.com")  # verified
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", email_verified=False, name="Ann")
     response = google_sign_in(client, google)
     assert response.status_code == 303 and response.location.startswith("/login")
@@ -390,7 +385,7 @@ def test_a_malformed_apple_answer_is_refused_at_once_without_a_cookie(app, field
 def test_the_confirmation_page_is_labelled(client, google, make_user):
     from tests.test_pages import problems
 
-    make_user(name="Ann", email="ann@gmail.com")
+    make_user(name="Ann", email="ann@gmail.com", verified=False)
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
     google_sign_in(client, google)
     page = client.get("/auth/link/confirm").text
@@ -399,7 +394,7 @@ def test_the_confirmation_page_is_labelled(client, google, make_user):
 
 
 def test_the_confirmation_is_limited_like_a_sign_in(client, db, google, make_user):
-    make_user(name="Ann", email="ann@gmail.com")
+    make_user(name="Ann", email="ann@gmail.com", verified=False)
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
     google_sign_in(client, google)
     statuses = [client.post("/auth/link/confirm", data={"password": f"guess {n}"}).status_code for n in range(6)]
@@ -413,7 +408,7 @@ def test_the_confirmation_is_limited_like_a_sign_in(client, db, google, make_use
 def test_hostile_passwords_on_the_confirmation_stay_under_the_field(client, db, google, make_user, value):
     import io
 
-    make_user(name="Ann", email="ann@gmail.com")
+    make_user(name="Ann", email="ann@gmail.com", verified=False)
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
     google_sign_in(client, google)
     if value is None:

@@ -156,12 +156,25 @@ def test_every_page_in_french_says_nothing_in_english(app, client, db, login_as,
     tablo = make_tablo(owner=owner, title="Cuisine", tasks=2)
     member = TabloMember.add(tablo, make_user(name="Yann"), Role.VIEWER, added_by=owner)
     link, token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=1), created_by=owner)
+    newcomer = make_user(name="Xavier", verified=False)
+    tokens = {"verify_token": newcomer.verification_token(), "email_token": newcomer.email_change_token("xavier@exemple.fr")}
     db.session.commit()
     task = db.session.scalar(select(Task))
     if not path.startswith(("/signup", "/login")):
         login_as(owner)
-    url = path.format(tablo=tablo.id, task=task.id, member=member.id, link=link.id, token=token)
+    url = path.format(tablo=tablo.id, task=task.id, member=member.id, link=link.id, token=token, **tokens)
     response = client.get(url, headers=FRENCH, follow_redirects=True)
     text = visible_text(response.text)
     assert '<html lang="fr">' in response.text
     assert [p.pattern for p in english_sentences() if p.search(text)] == []
+
+
+@pytest.mark.parametrize("path", ["/tablos", "/account", "/account/password", "/email/verify/dead"])
+def test_an_unverified_account_without_a_password_reads_french_too(client, db, login_as, make_user, path):
+    """The verification banner, the sentence on "My tablos", the set-password form."""
+    user = login_as(make_user(verified=False))
+    user.password_hash = None
+    db.session.commit()
+    response = client.get(path, headers=FRENCH)
+    assert 'id="verify-banner"' in response.text
+    assert [p.pattern for p in english_sentences() if p.search(visible_text(response.text))] == []

@@ -140,6 +140,9 @@ class Config:
         self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", 10))
         self.PASSWORD_RESET_HOURS = float(env.get("PASSWORD_RESET_HOURS", 1))
         self.EMAIL_VERIFICATION_HOURS = float(env.get("EMAIL_VERIFICATION_HOURS", 48))
+        # Mails one signed-in account may ask for, per kind ("send the link again", an email
+        # change): each goes to an address the asker typed.
+        self.EMAIL_LINK_LIMIT = env.get("EMAIL_LINK_LIMIT", "5 per hour")
         # Social sign-in (xtablo/identity/): a provider without its settings shows no button.
         self.GOOGLE_CLIENT_ID = env.get("GOOGLE_CLIENT_ID") or None
         self.GOOGLE_CLIENT_SECRET = env.get("GOOGLE_CLIENT_SECRET") or None

@@ -28,9 +28,10 @@ from flask_login import login_url, login_user, logout_user
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from xtablo.accounts import claim_invitations
 from xtablo.database import request_writes, write_connection
 from xtablo.extensions import db, login_manager
-from xtablo.models import Session, TabloInvitation, User
+from xtablo.models import Session, User
 from xtablo.models._types import utcnow
 from xtablo.models.session import EndReason
 from xtablo.web import htmx
@@ -44,9 +45,10 @@ def start_session(user: User) -> Session:
     """Sign `user` in on this browser with a new session row and a fresh cookie (no fixation).
 
     Invitations waiting for the user's email become memberships here, whichever way they
-    signed in (sign-up, password, later Google or Apple).
+    signed in (sign-up, password, Google or Apple), once the email is verified: until then
+    they wait for the verification (xtablo/accounts.py), which claims them itself.
     """
-    TabloInvitation.claim_all(user)
+    claim_invitations(user)
     session.clear()
     row, token = Session.open(
         user,

@@ -9,6 +9,7 @@ worker runs them all (each worker that runs some starts its own server and brows
 """
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -83,6 +84,18 @@ class LiveServer:
     backend: str
     log: Path
     access_log: Path
+
+
+def mailed_link(server: LiveServer, to: str, path: str) -> str:
+    """The last link to `path`<token> mailed to `to`, as its reader would click it: the live
+    server has no SMTP_URL, so it writes each mail whole to its log."""
+    mail = re.compile(rf"To: {re.escape(to)}\nSubject: [^\n]*\n\n(?:(?!Mail not sent).)*?(https?://\S+?{re.escape(path)}[\w.-]+)", re.S)
+    deadline = time.monotonic() + EXPECT_TIMEOUT / 1000
+    while not (found := mail.findall(server.log.read_text(errors="replace"))):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail to {to} with a link to {path} in the server's log:\n{tail(server.log)}")
+        time.sleep(0.05)
+    return found[-1]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT, LiveServer
 from tests.browser.test_board_flow import (
-    PASSWORD, add_task, card, column_list, create_tablo, expect_column, sign_up, wait_for_board_ready,
+    PASSWORD, add_task, card, column_list, create_tablo, expect_column, sign_up, verify_email, wait_for_board_ready,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -66,9 +66,10 @@ def other_person(browser: Browser, live_server: LiveServer, options: dict) -> Br
     return context
 
 
-def a_board_shared_with_a_viewer(page: Page, viewer_page: Page) -> str:
+def a_board_shared_with_a_viewer(page: Page, viewer_page: Page, live_server: LiveServer) -> str:
     """The owner (on `page`) plans a tablo with cards in two columns and invites a viewer by
-    email, who signs up (on `viewer_page`) and so joins it. Returns the board's URL."""
+    email, who signs up (on `viewer_page`) and verifies the address, and so joins it. Returns the
+    board's URL. (The owner never verifies: the owner's pages show the banner that asks to.)"""
     run = uuid.uuid4().hex[:8]
     viewer_email = f"vic-{run}@example.com"
     sign_up(page, "Olga", f"olga-{run}@example.com")
@@ -83,6 +84,7 @@ def a_board_shared_with_a_viewer(page: Page, viewer_page: Page) -> str:
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.locator("[id^=invitation-]")).to_contain_text(viewer_email)
     sign_up(viewer_page, "Vic", viewer_email)
+    verify_email(viewer_page, live_server, viewer_email)
     return board_url
 
 
@@ -101,7 +103,7 @@ def test_the_main_pages_have_no_axe_violations(page: Page, browser: Browser, liv
     viewer_context = other_person(browser, live_server, context_options)
     try:
         viewer = viewer_context.new_page()
-        board_url = a_board_shared_with_a_viewer(page, viewer)
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
 
         # The owner's pages.
         page.goto("/tablos")
@@ -120,6 +122,12 @@ def test_the_main_pages_have_no_axe_violations(page: Page, browser: Browser, liv
         axe.check(page, "members, as the owner, with a new link")
         page.goto("/account/sessions")
         axe.check(page, "sessions")
+        page.goto("/account")
+        axe.check(page, "account")
+        page.get_by_label("New email").fill("not an email")
+        page.get_by_role("button", name="Change email").click()
+        expect(page.locator(".error").first).to_be_visible()
+        axe.check(page, "account, with an error")
         page.goto("/account/password")
         axe.check(page, "password")
         page.get_by_label("Current password").fill(PASSWORD + " not")
@@ -147,7 +155,7 @@ def test_only_an_editor_s_cards_look_draggable(page: Page, browser: Browser, liv
     viewer_context = other_person(browser, live_server, {})
     try:
         viewer = viewer_context.new_page()
-        board_url = a_board_shared_with_a_viewer(page, viewer)
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
         page.goto(board_url)
         viewer.goto(board_url)
         cursor = "(element) => getComputedStyle(element).cursor"

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import PageLog
+from tests.browser.conftest import LiveServer, PageLog, mailed_link
 
 # tests/conftest.py adds this xdist_group to `browser` tests, but in a hook that runs after xdist's
 # has read the groups; the module's own mark is seen. (pytest 9.2 with xdist 3.8 ignores groups
@@ -48,6 +48,13 @@ def sign_up(page: Page, name: str = "Ada", email: str | None = None) -> str:
     expect(page).to_have_url(re.compile(r"/tablos$"))
     expect(page.get_by_role("heading", name="My tablos")).to_be_visible()
     return email
+
+
+def verify_email(page: Page, live_server: LiveServer, email: str) -> None:
+    """Open the link mailed to `email` (from the server's log) and confirm it, as its reader would."""
+    page.goto(mailed_link(live_server, email.lower(), "/email/verify/"))
+    page.get_by_role("button", name="Verify my email").click()
+    expect(page.get_by_text(f"Your email {email.lower()} is verified.")).to_be_visible()
 
 
 def sign_in(page: Page, email: str, lands_on: str = r"/tablos$") -> None:

@@ -1,5 +1,6 @@
-"""A French browser goes through sign-up, a tablo, a task with an empty title, the members tab
-and sign-out, and meets no English sentence on the way."""
+"""A French browser goes through sign-up, the link that verifies the email, a tablo, a task with
+an empty title, the members tab, the account page and sign-out, and meets no English sentence on
+the way."""
 
 import re
 import uuid
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveServer, mailed_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -43,7 +46,7 @@ def no_english(page: Page) -> None:
 
 
 @pytest.mark.parametrize("context_options", [{"locale": "fr-FR"}], ids=["fr-FR"])
-def test_a_french_browser_meets_no_english_sentence(page: Page) -> None:
+def test_a_french_browser_meets_no_english_sentence(page: Page, live_server: LiveServer) -> None:
     email = f"ines-{uuid.uuid4().hex[:10]}@example.com"
     page.goto("/signup")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -54,6 +57,13 @@ def test_a_french_browser_meets_no_english_sentence(page: Page) -> None:
     page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Créer un compte").click()
     expect(page.get_by_role("heading", name="Mes tablos")).to_be_visible()
+    expect(page.get_by_role("button", name="Renvoyer le lien")).to_be_visible()
+    no_english(page)
+
+    page.goto(mailed_link(live_server, email, "/email/verify/"))
+    no_english(page)
+    page.get_by_role("button", name="Vérifier mon adresse").click()
+    expect(page.get_by_text(f"Votre adresse e-mail {email} est vérifiée.")).to_be_visible()
     no_english(page)
 
     page.get_by_role("link", name="Nouveau tablo").click()
@@ -74,6 +84,10 @@ def test_a_french_browser_meets_no_english_sentence(page: Page) -> None:
 
     page.get_by_role("link", name="Membres").click()
     expect(page.get_by_role("heading", name="Membres")).to_be_visible()
+    no_english(page)
+
+    page.goto("/account")
+    expect(page.get_by_label("Nouvelle adresse e-mail")).to_be_visible()
     no_english(page)
 
     page.get_by_role("navigation", name="Menu principal").get_by_role("button", name="Se déconnecter").click()

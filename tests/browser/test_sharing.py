@@ -1,5 +1,6 @@
 """Sharing a tablo, in a real browser: the owner invites a second person by email, that person
-signs up with the address and finds the tablo in "My tablos" (issue 3)."""
+signs up with the address, verifies it through the mailed link (issue 8: until then the
+invitation waits) and finds the tablo in "My tablos" (issue 3)."""
 
 import uuid
 
@@ -7,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT, LiveServer
-from tests.browser.test_board_flow import sign_up
+from tests.browser.test_board_flow import sign_up, verify_email
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -36,6 +37,9 @@ def test_owner_invites_by_email_and_the_invitee_finds_the_tablo_after_signing_up
     try:
         invitee = other.new_page()
         sign_up(invitee, "Bea", invitee_email.upper())
+        expect(invitee.get_by_text("Once your email is verified, the tablos you were invited to will appear here.")).to_be_visible()
+        expect(invitee.locator(".tablo-card", has_text=title)).to_have_count(0)
+        verify_email(invitee, live_server, invitee_email)
         card = invitee.locator(".tablo-card", has_text=title)
         expect(card).to_be_visible()
         expect(card).to_contain_text("Editor")

@@ -1,5 +1,5 @@
 """Signing in with Google and Apple: the providers (providers.py) and what their answers do to
-accounts (accounts.py). The routes are in xtablo/blueprints/auth/oauth.py."""
+accounts (rules.py). The routes are in xtablo/blueprints/auth/oauth.py."""
 
 from xtablo.identity.providers import PROVIDERS, Profile, Provider, enabled_providers, init_app
 

@@ -99,26 +99,61 @@ class User(UserMixin, db.Model):
             self.set_password(password)
 
     def reset_token(self) -> str:
-        """A signed link token to choose a new password: it names the account and the password
-        it replaces, so it works once (a new password changes the hash) and for
-        PASSWORD_RESET_HOURS (checked by `by_reset_token`)."""
-        return _reset_serializer().dumps({"user": self.id, "password": _fingerprint(self.password_hash)})
+        """A signed link token to choose a new password: it names the account, the password it
+        replaces and the email it was sent to, so it works once (a new password changes the
+        hash), dies with a change of email (the old address no longer speaks for the account),
+        and lasts PASSWORD_RESET_HOURS (checked by `by_reset_token`)."""
+        return _serializer("xtablo-password-reset").dumps(
+            {"user": self.id, "password": _fingerprint(self.password_hash), "email": self.email}
+        )
 
     @classmethod
     def by_reset_token(cls, token: str, *, lock: bool = False) -> "User | None":
         """The account a reset token was made for, if it is genuine, recent and unused; `lock`
         reads the account's row for update (two posts of one link: the second finds it used)."""
-        max_age = current_app.config["PASSWORD_RESET_HOURS"] * 3600
-        try:
-            data = _reset_serializer().loads(token, max_age=max_age)
-        except (BadSignature, ValueError):
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("user"), int):
-            return None
-        user = db.session.get(cls, data["user"], with_for_update=lock, populate_existing=lock)
-        if user is None or data.get("password") != _fingerprint(user.password_hash):
+        data = _load(token, "xtablo-password-reset", current_app.config["PASSWORD_RESET_HOURS"])
+        user = _user_of(data, lock=lock)
+        if user is None or data.get("password") != _fingerprint(user.password_hash) or data.get("email") != user.email:
             return None
         return user
+
+    def verification_token(self) -> str:
+        """A signed link token that proves the account's email reaches its owner: it names the
+        account and the email, so changing the email voids it; it lasts EMAIL_VERIFICATION_HOURS
+        (checked by `by_verification_token`). Once used it only finds the email verified."""
+        return _serializer("xtablo-email-verification").dumps({"user": self.id, "email": self.email})
+
+    @classmethod
+    def by_verification_token(cls, token: str, *, lock: bool = False) -> "User | None":
+        """The account a verification token was made for, if it is genuine, recent and still
+        names the account's email."""
+        data = _load(token, "xtablo-email-verification", current_app.config["EMAIL_VERIFICATION_HOURS"])
+        user = _user_of(data, lock=lock)
+        if user is None or data.get("email") != user.email:
+            return None
+        return user
+
+    def email_change_token(self, new_email: str) -> str:
+        """A signed link token, mailed to `new_email`, that makes it the account's email: it names
+        the account, its current email and the new one, so it works once (the change makes the
+        current email another) and lasts EMAIL_VERIFICATION_HOURS."""
+        return _serializer("xtablo-email-change").dumps({"user": self.id, "email": self.email, "new": normalize_email(new_email)})
+
+    @classmethod
+    def by_email_change_token(cls, token: str, *, lock: bool = False) -> "tuple[User, str] | None":
+        """(the account, its new email) for a genuine, recent, unused email-change token."""
+        data = _load(token, "xtablo-email-change", current_app.config["EMAIL_VERIFICATION_HOURS"])
+        user = _user_of(data, lock=lock)
+        if user is None or data.get("email") != user.email or not isinstance(data.get("new"), str):
+            return None
+        return user, data["new"]
+
+    def change_email(self, new_email: str) -> None:
+        """Make `new_email` (proven by the link mailed to it) the account's email, verified now.
+        The flush lets the unique constraint decide between two accounts racing for it."""
+        self.email = normalize_email(new_email)
+        self.email_verified_at = utcnow()
+        db.session.flush()
 
     def get_id(self) -> str:
         # Flask-Login keeps this in the signed cookie: it is the server-side session's token, so
@@ -130,8 +165,28 @@ def _off_the_loop(func, *args):
     return offload.run(func, *args, limit=current_app.config["PASSWORD_HASH_CONCURRENCY"])
 
 
-def _reset_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="xtablo-password-reset")
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=salt)
+
+
+def _load(token: str, salt: str, hours: float) -> dict | None:
+    """The data of a link token signed with `salt` less than `hours` ago, else None. Tokens
+    longer than any this app makes are refused unread."""
+    if len(token) > 500:
+        return None
+    try:
+        data = _serializer(salt).loads(token, max_age=hours * 3600)
+    except (BadSignature, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _user_of(data: dict | None, *, lock: bool) -> "User | None":
+    """The account a token's data names; `lock` reads its row for update (two posts of one link:
+    the second sees what the first changed)."""
+    if data is None or not isinstance(data.get("user"), int) or isinstance(data.get("user"), bool):
+        return None
+    return db.session.get(User, data["user"], with_for_update=lock, populate_existing=lock)
 
 
 def _fingerprint(password_hash: str | None) -> str:

@@ -1,4 +1,5 @@
-"""gunicorn's access log without invitation-link tokens (nor password-reset ones).
+"""gunicorn's access log without invitation-link tokens (nor those of the mailed links: password
+reset, email verification, email change).
 
 The database keeps only a hash of each invitation link's token; the access log must not keep the
 token itself. It shows up in the request line (`GET /join/<token>`), in the sign-in redirect's
@@ -20,16 +21,18 @@ REDACTED = "[redacted]"
 # `/join/` plain or percent-encoded (`%2F`, and `%252F` when encoded twice, in any case), then the
 # token: everything up to the next separator.
 _SLASH = r"(?:/|%(?:25)*2[fF])"
-# Invitation links (/join/<token>) and password reset links (/password/reset/<token>).
-JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset){_SLASH})[^/?&#\s\"']+")
+# Invitation links (/join/<token>), password reset links (/password/reset/<token>), email
+# verification links (/email/verify/<token>) and email change links (/account/email/confirm/<token>).
+JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset|email{_SLASH}verify|email{_SLASH}confirm){_SLASH})[^/?&#\s\"']+")
+_WORDS = ("join", "reset", "verify", "confirm")
 
 
 def redact(value):
     """`value` without invitation tokens. A value that only names `join` once percent-decoded
     (`/jo%69n/<token>` reaches the same page) is logged decoded, its token redacted."""
-    if not isinstance(value, str) or ("join" not in value and "reset" not in value and "%" not in value):
+    if not isinstance(value, str) or ("%" not in value and not any(word in value for word in _WORDS)):
         return value
-    if "join" in value or "reset" in value:
+    if any(word in value for word in _WORDS):
         value = JOIN_TOKEN.sub(r"\g<1>" + REDACTED, value)
     decoded = value
     for _ in range(3):  # %69, %2569...

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from xtablo.blueprints.auth import oauth, views  # noqa: E402,F401
+from xtablo.blueprints.auth import emails, oauth, views  # noqa: E402,F401

@@ -1,10 +1,11 @@
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from xtablo.forms import Form
 from xtablo.i18n import LANGUAGES
-from xtablo.models.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
+from xtablo.models.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User, normalize_email
 
 
 def new_password_field(label):
@@ -30,9 +31,25 @@ def confirm_field(other: str):
     )
 
 
+def name_field():
+    return StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"})
+
+
+def email_field(label):
+    return EmailField(label, validators=[DataRequired(), Length(max=254), Email(message=_l("Invalid email address."))], render_kw={"autocomplete": "email"})
+
+
+def current_password_field():
+    return PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class SignupForm(Form):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"})
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email(message=_l("Invalid email address."))], render_kw={"autocomplete": "email"})
+    name = name_field()
+    email = email_field(_l("Email"))
     password = new_password_field(_l("Password"))
     confirm = confirm_field("password")
 
@@ -61,21 +78,58 @@ class ConfirmLinkForm(Form):
 
 
 class PasswordChangeForm(Form):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    current_password = current_password_field()
+    new_password = new_password_field(_l("New password"))
+    confirm = confirm_field("new_password")
+
+
+class SetPasswordForm(Form):
+    """A first password, for an account that signs in with Google or Apple only: there is no
+    current one to ask for."""
+
     new_password = new_password_field(_l("New password"))
     confirm = confirm_field("new_password")
 
 
 class AccountForm(Form):
+    name = name_field()
     language = SelectField(
         _l("Language"),
         choices=[SelectChoice("", _l("Your browser’s language"))] + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
         validate_choice=True,
     )
+
+
+class EmailChangeForm(Form):
+    """A new email, taking effect once the link mailed to it is confirmed. The current password
+    keeps a stolen session from moving the account to an address its thief reads (build the form
+    with `email_change_form`: an account without a password has none to give)."""
+
+    new_email = email_field(_l("New email"))
+    current_password = current_password_field()
+
+    def validate_new_email(self, field):
+        if normalize_email(field.data) == current_user.email:
+            raise ValidationError(_l("This is already your email."))
+        if User.email_taken(field.data):
+            raise ValidationError(_l("An account already uses this email."))
+
+
+# The email form shares the account page with the settings form: a prefix keeps ids unique.
+EMAIL_PREFIX = "email"
+
+
+def email_change_form(user, **kwargs) -> EmailChangeForm:
+    form = EmailChangeForm(prefix=EMAIL_PREFIX, **kwargs)
+    if not user.has_password:
+        del form.current_password
+    return form
+
+
+class ResendVerificationForm(Form):
+    """The banner’s “Send the link again”: only the page to come back to."""
+
+    next = HiddenField(validators=[Length(max=2048)])
 
 
 class LanguageForm(Form):

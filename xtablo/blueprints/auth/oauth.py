@@ -3,7 +3,7 @@
 /auth/google/login, /auth/apple/login   GET   to the provider; `next` comes back with the person.
                                               With `link=` (the account page's signed token), the
                                               provider's account is linked to the signed-in one.
-/auth/google/callback                   GET   the provider's answer (rules: xtablo/identity/accounts.py)
+/auth/google/callback                   GET   the provider's answer (rules: xtablo/identity/rules.py)
 /auth/apple/callback                    POST  Apple's answer, a cross-site POST (see below)
 /auth/link/confirm                      GET, POST  prove an unverified account with its password
 /account/identities/<id>/unlink         POST  unlink a provider (never the last way to sign in)
@@ -43,7 +43,7 @@ from xtablo.blueprints.auth.views import safe_next
 from xtablo.database import end_transaction, writes
 from xtablo.extensions import csrf, db
 from xtablo.i18n import remember_language
-from xtablo.identity.accounts import NeedsPassword, SignInRefused, link, link_to_signed_in, sign_in_with, unlink
+from xtablo.identity.rules import NeedsPassword, SignInRefused, link, link_to_signed_in, sign_in_with, unlink
 from xtablo.identity.providers import PROVIDERS, Profile, Provider
 from xtablo.models import User, UserIdentity
 from xtablo.models.user import verify_password

@@ -21,6 +21,8 @@ What is counted (see the README's security section):
   session cannot guess the current password at full speed, nor lock the owner's form.
 - Sign-ups count against the client address (SIGN_UP_LIMIT_PER_IP): each costs a hash and says
   whether an email already has an account.
+- Mails a signed-in account asks for (the verification link again, an email change's link)
+  count against the account, per kind (EMAIL_LINK_LIMIT).
 
 Accounts are keyed by a hash of the email as typed (normalized), so unknown emails are counted
 exactly like known ones, the answer reveals nothing, and no email is written to Redis.
@@ -92,6 +94,13 @@ def password_change_counters(user_id: int, session_id: int) -> list[Counter]:
 def password_reset_counters() -> list[Counter]:
     """Reset requests per client address: each may send a mail."""
     return [Counter(_limit("PASSWORD_RESET_LIMIT_PER_IP"), "password-reset:ip", _client())]
+
+
+def email_link_counters(kind: str, user_id: int) -> list[Counter]:
+    """Mails a signed-in account asks for, per kind ("verify": the verification link again,
+    "email-change": a confirmation link to a new address): a stolen or scripted session cannot
+    turn xtablo into a mailer."""
+    return [Counter(_limit("EMAIL_LINK_LIMIT"), f"email-link:{kind}", str(user_id))]
 
 
 def sign_up_counters() -> list[Counter]:

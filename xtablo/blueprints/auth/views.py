@@ -7,12 +7,15 @@
 /account/sessions/<id>/revoke   POST   sign one of them out
 /account/sessions/revoke-others POST   sign out every browser but this one
 /account/password    GET, POST   change the password (signs out every other browser, and this
-                                 one gets a new session)
+                                 one gets a new session); an account without one (Google or
+                                 Apple only) sets its first password here
 /password/forgot     GET, POST   ask for a link to choose a new password (the answer never says
                                  whether an account uses the email)
 /password/reset/<reset_token> GET, POST  choose a new password through that link (once, within
-                                 PASSWORD_RESET_HOURS); every session ends, this browser signs in
-/account             GET, POST   the account's settings: its language
+                                 PASSWORD_RESET_HOURS); every session ends, this browser signs in,
+                                 and the email is verified (the link reached it)
+/account             GET, POST   the account's settings: name and language (its email form posts
+                                 to emails.py)
 /language            POST        the footer's language switch (anyone, signed in or not)
 """
 
@@ -27,11 +30,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from xtablo import mail
+from xtablo import accounts, mail
 from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import (
-    AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SignupForm,
+    AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SetPasswordForm,
+    SignupForm, email_change_form,
 )
+from xtablo.blueprints.auth.mails import send_verification
 from xtablo.database import end_transaction
 from xtablo.extensions import db
 from xtablo.i18n import remember_language
@@ -73,12 +78,15 @@ def signup():
         try:
             user = User.create(name=form.name.data, email=form.email.data, password_hash=password_hash)
             start_session(user)
+            email = user.email
             db.session.commit()
         except IntegrityError:  # the same email signed up a moment ago
             db.session.rollback()
             form.email.errors.append(_("An account already uses this email. Sign in instead."))
         else:
-            return throttle.remember_device(redirect(safe_next(next_url), 303), user.email)
+            # Signed in at once; invitations to the email wait until the link mailed to it is used.
+            send_verification(user)
+            return throttle.remember_device(redirect(safe_next(next_url), 303), email)
     return render_template("auth/signup.html", form=form, next=next_url), 422 if form.errors else 200
 
 
@@ -154,6 +162,8 @@ def revoke_other_sessions():
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
+    if not current_user.has_password:
+        return set_password()
     form = PasswordChangeForm()
     if form.validate_on_submit():
         counters = throttle.password_change_counters(current_user.id, current_user.current_session.id)
@@ -179,18 +189,47 @@ def change_password():
     return render_template("auth/password.html", form=form), 422 if form.errors else 200
 
 
+def set_password():
+    """The first password of an account that signs in with Google or Apple only: nothing to
+    check it against but the session. No other browser is signed out: no password leaked."""
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        user_id = current_user.id
+        end_transaction()  # argon2 runs outside any transaction
+        password_hash = hash_password(form.new_password.data)
+        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
+        if user.has_password:  # set meanwhile, from another tab: that one is now to be changed
+            flash(_("Your account has a password now. Change it here if you wish."), "info")
+            return redirect(url_for("auth.change_password"), 303)
+        user.password_hash = password_hash
+        db.session.commit()
+        flash(_("Password set. You can also sign in with your email and this password now."), "info")
+        return redirect(url_for("auth.account"), 303)
+    return render_template("auth/set_password.html", form=form), 422 if form.errors else 200
+
+
+def render_account(form=None, email_form=None) -> str:
+    """The account page, with the settings form and the email form (either one as posted)."""
+    if form is None:
+        form = AccountForm(formdata=None, name=current_user.name, language=current_user.locale or "")
+    if email_form is None:
+        email_form = email_change_form(current_user, formdata=None)
+    return render_template("auth/account.html", form=form, email_form=email_form)
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    form = AccountForm(language=current_user.locale or "")
+    form = AccountForm(name=current_user.name, language=current_user.locale or "")
     if form.validate_on_submit():
+        current_user.name = form.name.data.strip()
         current_user.locale = form.language.data or None
         db.session.commit()
         # The sentence in the language just chosen: the next page is drawn in it.
         refresh()
         flash(_("Settings saved."), "info")
         return remember_language(redirect(url_for("auth.account"), 303), form.language.data or None)
-    return render_template("auth/account.html", form=form), 422 if form.errors else 200
+    return render_account(form=form), 422 if form.errors else 200
 
 
 @bp.post("/language")
@@ -228,7 +267,7 @@ def forgot_password():
 
 @bp.route("/password/reset/<reset_token>", methods=["GET", "POST"])
 def reset_password(reset_token: str):
-    user = User.by_reset_token(reset_token) if len(reset_token) < 500 else None
+    user = User.by_reset_token(reset_token)
     if user is None:
         return render_template("auth/reset.html", form=None), 410
     form = ResetPasswordForm()
@@ -240,6 +279,7 @@ def reset_password(reset_token: str):
             return render_template("auth/reset.html", form=None), 410
         user.password_hash = password_hash
         Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+        accounts.verify_email(user)  # the link reached the address: it is the owner's
         start_session(user)
         email = user.email
         db.session.commit()

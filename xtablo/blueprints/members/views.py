@@ -79,12 +79,17 @@ def add(tablo_id: int):
             if email == current_user.email:
                 raise MembershipError(_("You are already a member of this tablo."))
             user = User.by_email(email)
-            if user is not None:
+            if user is not None and user.email_verified:
                 TabloMember.add(tablo, user, form.role.data, added_by=current_user)
                 message = _("%(name)s is now a member.", name=user.name)
+            elif user is not None:
+                # Anyone can sign up with any address: the account joins once it proves the
+                # address is its own (xtablo/accounts.py), like an account created later would.
+                TabloInvitation.invite(tablo, email, form.role.data, invited_by=current_user)
+                message = _("%(email)s becomes a member once its account verifies this address.", email=email)
             else:
                 TabloInvitation.invite(tablo, email, form.role.data, invited_by=current_user)
-                message = _("%(email)s has no account yet: they become a member when they sign up with this email.", email=email)
+                message = _("%(email)s has no account yet: they become a member once they sign up with this email and verify it.", email=email)
         except MembershipError as error:
             db.session.rollback()
             form.email.errors.append(str(error))

@@ -16,10 +16,10 @@ unique constraints decide between two racing callbacks (the view retries once).
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from xtablo.accounts import verify_email
 from xtablo.extensions import db
 from xtablo.identity.providers import Profile, Provider
-from xtablo.models import TabloInvitation, User, UserIdentity
-from xtablo.models._types import utcnow
+from xtablo.models import User, UserIdentity
 
 
 class SignInRefused(Exception):
@@ -103,6 +103,5 @@ def unlink(user: User, identity_id: int) -> UserIdentity | None:
 def vouch_for_email(user: User, profile: Profile) -> None:
     """The provider verified this very address: the account's email is verified too, and the
     invitations waiting for it are claimed."""
-    if profile.email_verified and profile.email == user.email and user.email_verified_at is None:
-        user.email_verified_at = utcnow()
-        TabloInvitation.claim_all(user)
+    if profile.email_verified and profile.email == user.email and not user.email_verified:
+        verify_email(user)
