@@ -8,6 +8,9 @@ import re
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from tests.browser.test_accessibility import SCHEMES, Axe
+from tests.browser.test_board_flow import PASSWORD, sign_up
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
@@ -64,3 +67,50 @@ def test_apple_without_javascript(page: Page, apple) -> None:
     page.get_by_role("button", name="Continue").click()  # the app's relay page
     expect(page).to_have_url(re.compile(r"/tablos$"))
     expect(page.get_by_role("link", name="Dorothy Vaughan")).to_be_visible()
+
+
+@pytest.mark.parametrize("context_options", SCHEMES)
+def test_the_sign_in_pages_of_google_and_apple_have_no_axe_violations(page: Page, context_options: dict, google, apple) -> None:
+    """The link confirmation, Apple's relay page (met without JavaScript) and the account page
+    with a linked Google account, in both themes."""
+    axe = Axe()
+    email = sign_up(page, "Lin")  # a password account, its email not verified
+    page.get_by_role("button", name="Sign out").click()
+    google.sign_in_as(sub=f"g-axe-{context_options['color_scheme']}", email=email, name="Lin")
+    page.get_by_role("link", name="Continue with Google").click()
+    page.get_by_role("button", name="Allow").click()
+    expect(page.get_by_role("heading", name="Link Google to your account")).to_be_visible()
+    axe.check(page, "link confirmation")
+    page.get_by_label("Password of your xtablo account").fill("not the password")
+    page.get_by_role("button", name="Link and sign in").click()
+    expect(page.locator(".error").first).to_be_visible()
+    axe.check(page, "link confirmation, with an error")
+    page.get_by_label("Password of your xtablo account").fill(PASSWORD)
+    page.get_by_role("button", name="Link and sign in").click()
+    expect(page).to_have_url(re.compile(r"/tablos$"))
+    page.goto("/account")
+    expect(page.get_by_role("button", name="Unlink Google")).to_be_visible()
+    axe.check(page, "account, with Google linked")
+    assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+
+
+@pytest.mark.parametrize("context_options", [{"bypass_csp": True, "java_script_enabled": False}])
+def test_apples_relay_page_has_no_axe_violations(page: Page, browser, live_server, apple) -> None:
+    apple.sign_in_as(sub="000333.axe", email="axe@icloud.com", given_name="Axe")
+    page.goto("/login")
+    page.get_by_role("link", name="Continue with Apple").click()
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Signing in with Apple")).to_be_visible()
+    # axe needs script: read the relay page again in a context that runs it, from the same HTML.
+    html = page.content()
+    context = browser.new_context(base_url=live_server.url, bypass_csp=True)
+    try:
+        checker = context.new_page()
+        checker.route("**/relay-copy", lambda route: route.fulfill(body=html.replace("data-autosubmit", ""), content_type="text/html"))
+        checker.goto("/relay-copy")
+        axe = Axe()
+        axe.check(checker, "Apple's relay page")
+        assert axe.violations == {}, axe.report()
+    finally:
+        context.close()
