@@ -185,7 +185,7 @@ def test_an_unverified_email_from_the_provider_never_links_by_email(client, db, 
     assert signed_in_as(client) is None and count(db, UserIdentity) == 0 and count(db, User) == 1
 
 
-def test_an_unverified_email_makes_a_separate_unverified_account_when_it_is_free(client, db, google, make_tablo, make_user):
+def test_an_unverified_email_makes_a_separate_unverified_account_when_it_is_free(client, db, google, make_tablo, make_user, caplog):
     tablo = make_tablo(owner=make_user(name="Owner"), title="Plans")
     TabloInvitation.invite(tablo, "bob@example.com", Role.EDITOR, invited_by=tablo.created_by)
     db.session.commit()
@@ -195,6 +195,9 @@ def test_an_unverified_email_makes_a_separate_unverified_account_when_it_is_free
     bob = user_by_email(db, "bob@example.com")
     assert not bob.email_verified and not bob.identities[0].email_verified
     assert listed_tablos(client.get("/tablos").text) == []  # the invitation waits for a verified email
+    [link] = re.findall(r"http://localhost(/email/verify/[\w.-]+)", caplog.text)  # the banner's link was mailed
+    client.post(link)
+    assert listed_tablos(client.get("/tablos").text) == ["Plans"]
 
 
 def test_a_verified_email_claims_the_invitations_waiting_for_it(client, db, google, make_tablo, make_user):
@@ -352,7 +355,9 @@ def test_unlink_keeps_at_least_one_way_to_sign_in(client, db, google):
     identity = db.session.scalar(select(UserIdentity))
     response = client.post(f"/account/identities/{identity.id}/unlink")
     assert response.location == "/account"
-    assert "This is the only way to sign in to your account." in html.unescape(client.get("/account").text)
+    page = html.unescape(client.get("/account").text)
+    assert "Google is your only way to sign in: set a password or link another provider before unlinking it." in page
+    assert "Unlink Google" not in page  # nor offered: the card says why beside it
     assert count(db, UserIdentity) == 1
 
 
@@ -460,3 +465,71 @@ def test_a_provider_that_does_not_answer_is_explained(app_env, db, where):
         assert nothing_written(db)
     finally:
         frozen.close()
+
+
+@pytest.mark.parametrize("claims, expected", [
+    ({"sub": "1", "email": "A@X.io ", "email_verified": "true", "name": "Ann"}, ("a@x.io", True, "Ann")),
+    ({"sub": "1", "email": "a@x.io", "email_verified": "True"}, ("a@x.io", False, None)),  # only Apple's exact "true"
+    ({"sub": "1", "email": "a@x.io", "email_verified": 1}, ("a@x.io", False, None)),
+    ({"sub": "1", "email": "x" * 250 + "@x.io", "email_verified": True}, (None, True, None)),
+    ({"sub": "1", "email": 42, "given_name": "Zoé", "family_name": ["not", "text"]}, (None, False, "Zoé")),
+])
+def test_what_a_provider_says_is_read_strictly(claims, expected):
+    from xtablo.identity.providers import PROVIDERS
+
+    profile = PROVIDERS["google"].profile(claims, {})
+    assert (profile.email, profile.email_verified, profile.name) == expected
+
+
+def test_a_subject_too_long_to_keep_is_refused(client, db, google):
+    google.sign_in_as(sub="s" * 300, email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    assert "Google could not sign you in. Try again." in flashed(client)
+    assert nothing_written(db)
+
+
+def test_two_sign_ins_started_in_two_tabs_can_each_finish(client, db, google):
+    """A stale or forged answer must not void the live one; once signed in, the sign-in starts
+    afresh (a new session), and an older tab's answer is refused without signing anyone out."""
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    _, first, _ = google.consent(go_to_provider(client, "google"))
+    _, second, _ = google.consent(go_to_provider(client, "google"))
+    forged = first.replace("state=", "state=x")
+    assert client.get(forged).location == "/login"  # a wrong state takes nothing away
+    assert client.get(second).location == "/tablos"
+    assert client.get(second).location == "/login"  # once
+    assert client.get(first).location == "/login"
+    assert signed_in_as(client) == "Ann"
+    assert count(db, User) == 1
+
+
+def test_cancelling_a_link_says_so(client, google, login_as):
+    login_as()
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    page = client.get("/account").text
+    href = html.unescape(re.search(r'href="(/auth/google/login\?link=[^"]+)"', page).group(1))
+    _, url, _ = google.consent(go_to_provider(client, "google", href[len("/auth/google/login"):]), allow=False)
+    assert client.get(url).location == "/account"
+    assert '<p class="flash flash-info">You cancelled linking Google.</p>' in client.get("/account").text
+
+
+def test_the_confirmation_leads_to_a_prefilled_reset_and_says_what_follows(client, google, make_user):
+    make_user(name="Ann", email="ann@gmail.com", verified=False)
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    page = html.unescape(client.get("/auth/link/confirm").text)
+    assert "Then continue with Google again." in page
+    href = re.search(r'<a href="(/password/forgot\?email=[^"]+)">Choose a new password</a>', page).group(1)
+    assert 'value="ann@gmail.com"' in client.get(href).text
+
+
+def test_mailed_link_pages_and_mails_speak_the_language_the_person_chose(client, db, login_as, caplog):
+    """Chosen on the account page, the language holds on every page a mailed link opens (signed
+    in), and in the mails the account receives, whatever the browser says."""
+    user = login_as()
+    client.post("/account", data={"language": "fr", "name": user.name})
+    client.delete_cookie("xtablo_lang")
+    client.post("/account/email", data={"email-new_email": "ann.new@example.com", "email-current_password": PASSWORD})
+    link = re.findall(r"http://localhost(/account/email/confirm/[\w.-]+)", caplog.text)[-1]
+    assert 'lang="fr"' in client.get(link, headers={"Accept-Language": "en"}).text
+    assert "Confirmez votre nouvelle adresse" in caplog.text or "Confirmer" in caplog.text

@@ -50,15 +50,20 @@ class Provider:
         return current_app.extensions["authlib.integrations.flask_client"].create_client(self.name)
 
     def profile(self, claims: dict, form: dict) -> Profile:
+        """Raises ValueError for an answer xtablo cannot keep (a subject over 255 characters)."""
+        subject = str(claims["sub"])
+        if not subject or len(subject) > 255:
+            raise ValueError("unusable subject")
         email = claims.get("email")
-        name = claims.get("name") or " ".join(
-            part for part in (claims.get("given_name"), claims.get("family_name")) if part
-        )
+        if not isinstance(email, str) or len(email.strip()) > 254 or "@" not in email:
+            email = None  # no address xtablo could use: treated as none shared
+        text = {key: value for key in ("name", "given_name", "family_name") if isinstance(value := claims.get(key), str)}
+        name = text.get("name") or " ".join(part for part in (text.get("given_name"), text.get("family_name")) if part)
         return Profile(
-            subject=str(claims["sub"]),
-            email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
+            subject=subject,
+            email=email.strip().lower() if email and email.strip() else None,
             # Apple sends "true"/"false" as strings; Google sends booleans.
-            email_verified=claims.get("email_verified") in (True, "true"),
+            email_verified=claims.get("email_verified") is True or claims.get("email_verified") == "true",
             name=(name or self.name_from_form(form) or "").strip()[:100] or None,
         )
 

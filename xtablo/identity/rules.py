@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from xtablo.accounts import verify_email
 from xtablo.extensions import db
-from xtablo.identity.providers import Profile, Provider
+from xtablo.identity.providers import PROVIDERS, Profile, Provider
 from xtablo.models import User, UserIdentity
 
 
@@ -31,31 +31,37 @@ class SignInRefused(Exception):
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    user: User
+    created: bool = False  # a new account (rule 2 or 4)
+
+
+@dataclass(frozen=True)
 class NeedsPassword:
     """Rule 3 with an unverified account: the person proves it with its password first."""
 
     user: User
 
 
-def sign_in_with(provider: Provider, profile: Profile) -> User | NeedsPassword:
+def sign_in_with(provider: Provider, profile: Profile) -> SignedIn | NeedsPassword:
     identity = UserIdentity.find(provider.name, profile.subject)
     if identity is not None:
         identity.refresh(profile.email, profile.email_verified)
         vouch_for_email(identity.user, profile)
-        return identity.user
+        return SignedIn(identity.user)
     if profile.email is None:
         raise SignInRefused(_l("%(provider)s did not share an email address, and xtablo needs one. Allow it to share your email, or create an account with a password.", provider=provider.label))
     user = User.by_email(profile.email)
     if user is None:
         user = User.create(name=profile.name or profile.email.split("@")[0], email=profile.email)
         link(user, provider, profile)
-        return user
+        return SignedIn(user, created=True)
     if not profile.email_verified:
         raise SignInRefused(_l("An xtablo account already uses %(email)s, and %(provider)s has not confirmed that this address is yours, so the two cannot be joined. Sign in with your password, then link %(provider)s from your account page.", email=profile.email, provider=provider.label))
     if not user.email_verified:
         return NeedsPassword(user)
     link(user, provider, profile)
-    return user
+    return SignedIn(user)
 
 
 def link(user: User, provider: Provider, profile: Profile) -> UserIdentity:
@@ -94,7 +100,8 @@ def unlink(user: User, identity_id: int) -> UserIdentity | None:
     if identity is None:
         return None
     if not user.has_password and len(identities) == 1:
-        raise SignInRefused(_l("This is the only way to sign in to your account. Set a password or link another account first."))
+        label = PROVIDERS[identity.provider].label if identity.provider in PROVIDERS else identity.provider
+        raise SignInRefused(_l("%(provider)s is your only way to sign in: set a password or link another provider before unlinking it.", provider=label))
     db.session.delete(identity)
     db.session.flush()
     return identity

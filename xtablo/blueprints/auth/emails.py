@@ -112,7 +112,7 @@ def confirm_email_change(email_token: str):
     if found is None:
         return render_template("auth/email_confirm.html", user=None), 410
     user, new_email = found
-    old_email, name, user_id = user.email, user.name, user.id
+    old_email, name, user_id, locale = user.email, user.name, user.id, user.locale
     if request.method == "GET":
         return render_template("auth/email_confirm.html", user=user, old_email=old_email, new_email=new_email)
     claimed = None
@@ -124,7 +124,7 @@ def confirm_email_change(email_token: str):
             db.session.rollback()
     if claimed is None:
         return render_template("auth/email_confirm.html", user=None, taken=True, old_email=old_email, new_email=new_email), 409
-    send_email_changed_notice(name, old_email, new_email)
+    send_email_changed_notice(name, old_email, new_email, locale)
     flash(" ".join([_("Your xtablo email is now %(email)s.", email=new_email)] + ([joined(claimed)] if claimed else [])), "info")
     if current_user.is_authenticated and current_user.id == user_id:
         # This browser signs in to the account as before: its device cookie follows the email.

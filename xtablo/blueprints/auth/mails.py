@@ -5,8 +5,10 @@ read every value it needs first.
 """
 
 import math
+from contextlib import nullcontext
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from xtablo import mail
@@ -19,20 +21,32 @@ def link_hours() -> int:
     return math.ceil(current_app.config["EMAIL_VERIFICATION_HOURS"])
 
 
+def in_language_of(locale: str | None):
+    """A mail is written in the language its reader chose on the account page (else the
+    language of the page that sends it)."""
+    return force_locale(locale) if locale else nullcontext()
+
+
 def send_verification(user: User) -> None:
     link = external_url("auth.verify_email", verify_token=user.verification_token())
-    to, body = user.email, render_template("auth/verify_mail.txt", user=user, link=link, hours=link_hours())
-    mail.send(to, _("Verify your xtablo email"), body)
+    with in_language_of(user.locale):
+        to, subject = user.email, _("Verify your xtablo email")
+        body = render_template("auth/verify_mail.txt", user=user, link=link, hours=link_hours())
+    mail.send(to, subject, body)
 
 
 def send_email_change(user: User, new_email: str) -> None:
     """To the new address: the link that makes it the account's email."""
     link = external_url("auth.confirm_email_change", email_token=user.email_change_token(new_email))
-    body = render_template("auth/email_change_mail.txt", user=user, new_email=new_email, link=link, hours=link_hours())
-    mail.send(new_email, _("Confirm your new xtablo email"), body)
+    with in_language_of(user.locale):
+        subject = _("Confirm your new xtablo email")
+        body = render_template("auth/email_change_mail.txt", user=user, new_email=new_email, link=link, hours=link_hours())
+    mail.send(new_email, subject, body)
 
 
-def send_email_changed_notice(name: str, old_email: str, new_email: str) -> None:
+def send_email_changed_notice(name: str, old_email: str, new_email: str, locale: str | None = None) -> None:
     """To the address the account just left: if the change was not its owner's, they hear of it."""
-    body = render_template("auth/email_changed_mail.txt", name=name, old_email=old_email, new_email=new_email)
-    mail.send(old_email, _("Your xtablo email was changed"), body)
+    with in_language_of(locale):
+        subject = _("Your xtablo email was changed")
+        body = render_template("auth/email_changed_mail.txt", name=name, old_email=old_email, new_email=new_email)
+    mail.send(old_email, subject, body)

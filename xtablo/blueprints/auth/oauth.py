@@ -25,7 +25,6 @@ A callback writes (accounts, identities, sessions): its first transaction takes 
 """
 
 import logging
-import secrets
 import time
 
 from authlib.integrations.base_client import OAuthError
@@ -39,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import ConfirmLinkForm
+from xtablo.blueprints.auth.mails import send_verification
 from xtablo.blueprints.auth.views import safe_next
 from xtablo.database import end_transaction, writes
 from xtablo.extensions import csrf, db
@@ -53,6 +53,7 @@ from xtablo.web.security import external_url
 log = logging.getLogger(__name__)
 
 FLOW_SECONDS = 600  # from the click on "Continue with…" to the provider's answer
+MAX_FLOWS = 3  # sign-ins started at once in one browser (tabs) that can each still finish
 CONFIRM_SECONDS = 600  # from the provider's answer to the password on the confirmation page
 # The fields of Apple's form_post that are relayed (anything else is dropped), and their size.
 RELAYED_FIELDS = ("code", "state", "user", "error", "error_description")
@@ -99,13 +100,37 @@ def login(provider_name: str):
         log.warning("%s sign-in could not start: %r", provider.label, error)
         return _refused(provider, _("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label),
                         linking, {"next": request.args.get("next")})
-    session["oauth_flow"] = {
-        "provider": provider.name, "state": authorization["state"], "nonce": authorization["nonce"],
+    flows = _live_flows()
+    flows[authorization["state"]] = {
+        "provider": provider.name, "nonce": authorization["nonce"],
         "verifier": authorization["code_verifier"], "redirect_uri": redirect_uri,
         "next": request.args.get("next"), "link_user": current_user.id if linking else None,
         "at": time.time(),
     }
+    # A few at once (two tabs, a second click): the newest MAX_FLOWS, each for FLOW_SECONDS.
+    session["oauth_flows"] = dict(sorted(flows.items(), key=lambda item: item[1]["at"])[-MAX_FLOWS:])
     return redirect(authorization["url"])
+
+
+def _live_flows() -> dict:
+    flows = session.get("oauth_flows")
+    if not isinstance(flows, dict):
+        return {}
+    return {state: flow for state, flow in flows.items() if isinstance(flow, dict) and time.time() - flow.get("at", 0) < FLOW_SECONDS}
+
+
+def _take_flow(provider: Provider, state) -> dict | None:
+    """The flow this browser started with `state`, taken out so that it serves once; None when
+    there is none (forged, replayed, expired, or started for another provider). The others stay."""
+    flows = _live_flows()
+    flow = flows.pop(state, None) if isinstance(state, str) else None
+    if flows:
+        session["oauth_flows"] = flows
+    else:
+        session.pop("oauth_flows", None)
+    if flow is None or flow["provider"] != provider.name:
+        return None
+    return flow
 
 
 @csrf.exempt
@@ -115,16 +140,16 @@ def callback(provider_name: str):
     if request.method == "POST" and request.form.get("relayed") != "1":
         return _relay(provider)
     answer = request.args if request.method == "GET" else request.form
-    flow = session.pop("oauth_flow", None)
+    flow = _take_flow(provider, answer.get("state"))
     linking = bool(flow and flow.get("link_user"))
     if answer.get("error"):
         if answer["error"] in ("access_denied", "user_cancelled_authorize"):
-            message = _("You cancelled signing in with %(provider)s.", provider=provider.label)
-        else:
-            message = _("%(provider)s could not sign you in. Try again.", provider=provider.label)
-        return _refused(provider, message, linking, flow)
-    if not _flow_matches(flow, provider, answer.get("state")):
-        return _refused(provider, _("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), linking, flow)
+            if linking:
+                return _refused(provider, _("You cancelled linking %(provider)s.", provider=provider.label), linking, flow, "info")
+            return _refused(provider, _("You cancelled signing in with %(provider)s.", provider=provider.label), linking, flow, "info")
+        return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
+    if flow is None:
+        return _refused(provider, _("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), False)
     profile = _verified_profile(provider, flow, answer)
     if profile is None:
         return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
@@ -147,14 +172,6 @@ def _relay(provider: Provider):
         abort(400)
     fields = [(name, request.form[name]) for name in RELAYED_FIELDS if request.form.get(name)]
     return render_template("auth/oauth_relay.html", provider=provider, fields=fields, bare=True)
-
-
-def _flow_matches(flow, provider: Provider, state: str | None) -> bool:
-    return (
-        isinstance(flow, dict) and flow.get("provider") == provider.name and isinstance(state, str)
-        and secrets.compare_digest(state.encode(), str(flow.get("state")).encode())
-        and time.time() - flow.get("at", 0) < FLOW_SECONDS
-    )
 
 
 def _verified_profile(provider: Provider, flow: dict, answer) -> Profile | None:
@@ -186,7 +203,11 @@ def _sign_in(provider: Provider, profile: Profile, flow: dict):
                     "name": profile.name, "next": flow.get("next"), "at": time.time(),
                 }
                 return redirect(url_for("auth.confirm_link"), 303)
-            return _start(outcome, flow.get("next"))
+            user, unverified_newcomer = outcome.user, outcome.created and not outcome.user.email_verified
+            response = _start(user, flow.get("next"))
+            if unverified_newcomer:  # rule 4: the provider did not vouch, so a mailed link will
+                send_verification(user)
+            return response
         except SignInRefused as refusal:
             db.session.rollback()
             return _refused(provider, refusal.message, False, flow)
@@ -225,8 +246,8 @@ def _link_to_account(provider: Provider, profile: Profile, flow: dict):
     return back
 
 
-def _refused(provider: Provider, message: str, linking: bool, flow: dict | None = None):
-    flash(str(message), "error")
+def _refused(provider: Provider, message: str, linking: bool, flow: dict | None = None, category: str = "error"):
+    flash(str(message), category)
     if linking and current_user.is_authenticated:
         return redirect(url_for("auth.account"), 303)
     next_url = (flow or {}).get("next")
@@ -269,6 +290,7 @@ def confirm_link():
         session.pop("oauth_link", None)
         flash(str(refusal.message), "error")
         return redirect(url_for("auth.login"), 303)
+    flash(_("Your %(provider)s account is linked: you can sign in with it.", provider=provider.label), "info")
     response = _start(user, pending.get("next"))
     throttle.release(counters)  # a network call: after the commit
     return response

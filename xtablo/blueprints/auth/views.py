@@ -36,7 +36,7 @@ from xtablo.blueprints.auth.forms import (
     AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SetPasswordForm,
     SignupForm, email_change_form,
 )
-from xtablo.blueprints.auth.mails import send_verification
+from xtablo.blueprints.auth.mails import in_language_of, send_verification
 from xtablo.database import end_transaction
 from xtablo.extensions import db
 from xtablo.i18n import remember_language
@@ -248,7 +248,8 @@ def language():
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot_password():
-    form = ForgotPasswordForm()
+    # The link confirmation page sends the address along (the person need not type it again).
+    form = ForgotPasswordForm(email=request.args.get("email", "")[:254])
     if form.validate_on_submit():
         if not throttle.reserve(throttle.password_reset_counters()):
             flash(_("Too many requests from this network. Wait an hour, then try again."), "error")
@@ -257,7 +258,9 @@ def forgot_password():
         user = User.by_email(form.email.data)
         if user is not None:
             link = external_url("auth.reset_password", reset_token=user.reset_token())
-            mail.send(user.email, _("Choose a new xtablo password"), render_template("auth/reset_mail.txt", user=user, link=link, hours=hours))
+            with in_language_of(user.locale):
+                subject, body = _("Choose a new xtablo password"), render_template("auth/reset_mail.txt", user=user, link=link, hours=hours)
+            mail.send(user.email, subject, body)
         # The same answer whether or not an account uses the email.
         flash(" ".join([_("If an account uses %(email)s, a link to choose a new password is on its way.", email=normalize_email(form.email.data)),
                         ngettext("It works once, for %(num)d hour.", "It works once, for %(num)d hours.", hours)]), "info")
