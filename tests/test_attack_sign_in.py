@@ -110,6 +110,24 @@ def test_a_verification_link_opened_by_the_mailbox_owner_does_not_hand_her_tablo
     assert signed_in_as(client) != "Mallory", "Ann's Google sign-in was joined to Mallory's account without proof"
 
 
+def test_an_email_change_link_opened_by_the_mailbox_owner_does_not_hand_her_tablos_to_another_account(app, client, db, make_tablo, make_user, caplog):
+    """The same with an email change: Mallory asks to move her own account to Ann's address; Ann
+    opens the link, not signed in to anything, and presses "Use ann@example.com". Mallory's
+    account now has Ann's address, verified, and Ann's invitations."""
+    tablo = make_tablo(owner=make_user(name="Owner"), title="Ann's salary review")
+    TabloInvitation.invite(tablo, "ann@example.com", Role.EDITOR, invited_by=tablo.created_by)
+    db.session.commit()
+    make_user(name="Mallory", email="mallory@example.com")
+    mallory = app.test_client()
+    assert mallory.post("/login", data={"email": "mallory@example.com", "password": PASSWORD}).status_code == 303
+    caplog.clear()
+    assert mallory.post("/account/email", data={"email-new_email": "ann@example.com", "email-current_password": PASSWORD}).status_code == 303
+    link = mailed_link(caplog, "/account/email/confirm/")
+
+    client.post(link)  # Ann, in her own browser
+    assert "Ann's salary review" not in listed_tablos(mallory.get("/tablos").text), "Ann's invitation went to Mallory's account"
+
+
 # -- A stolen session turns into a lasting way in ------------------------------------------------
 
 
@@ -173,9 +191,54 @@ def test_a_deeply_nested_apple_user_field_is_not_a_server_error(app, client, db,
     assert response.status_code == 303, response.status_code
 
 
+def test_a_nul_in_apples_name_is_not_a_server_error(app, client, db, apple):
+    """The relay refuses a raw NUL, but the `user` field is JSON: "\\u0000" passes the relay and
+    decodes to a NUL in the new account's name. PostgreSQL refuses it (500); SQLite stores it,
+    where every form of the app calls a NUL an error."""
+    apple.sign_in_as(sub="001234.nul", email="nul@icloud.com", given_name="Zoé")
+    _, url, fields = apple.consent(client.get("/auth/apple/login").location)
+    relay = app.test_client().post(url, data=fields | {"user": '{"name": {"firstName": "Zo\\u0000é"}}'})
+    assert relay.status_code == 200
+    relayed = {name: html.unescape(value) for name, value in HIDDEN.findall(relay.text)}
+    response = client.post(url, data=relayed)
+    assert response.status_code == 303, response.status_code
+    assert "\x00" not in db.session.scalar(select(User.name))
+
+
 def test_a_very_long_subject_is_not_a_server_error(client, db, google):
     """A provider's `sub` is stored in a String(255): PostgreSQL refuses a longer one with a
     DataError that nothing catches (SQLite stores it)."""
     google.sign_in_as(sub="g" * 300, email="long@gmail.com", name="Long")
     response = google_sign_in(client, google)
     assert response.status_code == 303, response.status_code
+
+
+# -- Enumeration ----------------------------------------------------------------------------------
+
+
+def test_forgot_password_takes_as_long_whether_or_not_an_account_uses_the_email(app_env, db, make_user):
+    """README: "The answer is the same whether or not an account uses the email." The words are,
+    the time is not: the mail goes out over SMTP inside the request, only for a known email. A
+    slow or far mail server (here one that never answers, MAIL_TIMEOUT 1 s) makes the
+    difference a clock can read."""
+    import time
+
+    from tests.conftest import Client, FrozenServer, TestingConfig
+    from xtablo import create_app
+
+    make_user(email="ann@example.com")
+    smtp = FrozenServer()
+    try:
+        slow = create_app(TestingConfig(app_env | {"SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_TIMEOUT": "1"}))
+        slow.test_client_class = Client
+        client = slow.test_client()
+
+        def seconds(email):
+            start = time.monotonic()
+            assert client.post("/password/forgot", data={"email": email}).status_code == 303
+            return time.monotonic() - start
+
+        unknown, known = seconds("nobody@example.com"), seconds("ann@example.com")
+        assert abs(known - unknown) < 0.5, f"known email: {known:.2f} s, unknown: {unknown:.2f} s"
+    finally:
+        smtp.close()
