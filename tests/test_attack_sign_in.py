@@ -4,7 +4,6 @@ rely on, and fails while the hole is open. Mallory is the attacker, Ann the vict
 import html
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, mailed_link, signed_in_as
