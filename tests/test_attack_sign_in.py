@@ -24,10 +24,9 @@ def reset_password_as_the_mailbox_owner(client, caplog, email: str, password: st
     assert client.post(link, data={"new_password": password, "confirm": password}).status_code == 303
 
 
-def link_apple_from_account_page(app, client, apple):
-    page = client.get("/account").text
-    href = html.unescape(re.search(r'href="(/auth/apple/login\?link=[^"]+)"', page).group(1))
-    _, url, fields = apple.consent(client.get(href).location)
+def link_apple_from_account_page(app, client, apple, password):
+    response = client.post("/account/identities/apple/link", data={"password": password})
+    _, url, fields = apple.consent(response.location)
     relay = app.test_client().post(url, data=fields)  # Apple's cross-site POST: no cookie
     relayed = {name: html.unescape(value) for name, value in HIDDEN.findall(relay.text)}
     return client.post(url, data=relayed)
@@ -48,7 +47,7 @@ def test_a_pre_registrants_linked_apple_account_dies_with_the_owners_reset(app, 
     mallory = app.test_client()
     assert mallory.post("/login", data={"email": "ann@example.com", "password": "mallory's password"}).status_code == 303
     apple.sign_in_as(sub="000999.mallory", email="mallory@icloud.com", given_name="Mallory")
-    assert link_apple_from_account_page(app, mallory, apple).location == "/account"
+    assert link_apple_from_account_page(app, mallory, apple, "mallory's password").location == "/account"
     assert count(db, UserIdentity) == 1
 
 
@@ -144,7 +143,7 @@ def test_a_stolen_session_cannot_link_the_thiefs_google_account_past_a_password_
     ann = login_as()
     thief = copy_session(app, client)
     google.sign_in_as(sub="g-thief", email="thief@gmail.com", name="Thief")
-    assert link_from_account_page(thief, google, "google").location == "/account"
+    link_from_account_page(thief, google, "google")  # the thief does not know Ann's password
 
     assert client.post("/account/password", data={"current_password": PASSWORD, "new_password": "a brand new secret",
                                                   "confirm": "a brand new secret"}).status_code == 303

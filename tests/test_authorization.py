@@ -49,6 +49,7 @@ MATRIX = {
     "auth.apple_callback": {"POST": ("public", {"code": "c", "state": "s"})},  # the relay page
     "auth.confirm_link": {"GET": ("public", {}), "POST": ("public", {"password": PASSWORD})},  # nothing pending
     "auth.unlink_identity": {"POST": ("own", {})},
+    "auth.link_identity": {"GET": ("user", {}), "POST": ("user", {"password": PASSWORD})},
     "auth.revoke_session": {"POST": ("own", {})},
     "auth.revoke_other_sessions": {"POST": ("user", {})},
     "auth.change_password": {"GET": ("user", {}), "POST": ("user", {"current_password": PASSWORD, "new_password": "another one", "confirm": "another one"})},
@@ -115,6 +116,7 @@ def world(db, make_user, make_tablo):
         "token": token,
         "session_id": elsewhere[OWN_ROWS_BELONG_TO].id,
         "identity_id": identity.id,
+        "provider_name": "apple",
         "stranger_email": stranger.email,
         "stranger_id": stranger.id,
         "reset_token": stranger.reset_token(),
@@ -283,6 +285,8 @@ EFFECTS = {
     ("auth.apple_callback", "POST"): lambda o: o.title == "Signing in with Apple" and 'name="relayed" value="1"' in o.page,
     ("auth.confirm_link", "GET"): lambda o: "That sign-in expired. Try again." in followed(o),
     ("auth.confirm_link", "POST"): lambda o: "That sign-in expired. Try again." in followed(o) and o.who() == o.me(),
+    ("auth.link_identity", "GET"): lambda o: o.title == "Link Apple" and "Continue to Apple" in o.page,
+    ("auth.link_identity", "POST"): lambda o: re.match(r"http://localhost:\d+/authorize\?", o.response.location) is not None,
     ("auth.unlink_identity", "POST"): lambda o: fresh(UserIdentity, o.ids["identity_id"]) is None and "Google is unlinked" in o.page,
     ("auth.sessions", "GET"): lambda o: o.title == "Active sessions" and o.page.count('<li id="session-') == 2,
     ("auth.revoke_session", "POST"): lambda o: ended(o.ids["session_id"]) and o.who() == o.me(),

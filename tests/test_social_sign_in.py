@@ -312,17 +312,22 @@ def test_the_relay_page_carries_only_the_answers_fields(app):
 # -- The account page: link, unlink ------------------------------------------------------------
 
 
-def link_from_account_page(client, provider, name):
+def link_from_account_page(client, provider, name, password=None):
+    """"Link Google" on the account page, its password (when given) on the page it leads to,
+    the provider's consent, and back. Without the password it stops at the refusal."""
     page = client.get("/account").text
-    href = html.unescape(re.search(rf'href="(/auth/{name}/login\?link=[^"]+)"', page).group(1))
-    method, url, fields = provider.consent(go_to_provider(client, name, href[len(f"/auth/{name}/login"):]))
+    assert f'href="/account/identities/{name}/link"' in page
+    response = client.post(f"/account/identities/{name}/link", data={"password": password} if password else {})
+    if response.status_code != 303 or not response.location.startswith(provider.issuer):
+        return response
+    method, url, fields = provider.consent(response.location)
     return client.get(url)
 
 
 def test_link_google_from_the_account_page_and_sign_in_with_it(app, client, db, google, login_as):
     ann = login_as()
     google.sign_in_as(sub="g-ann", email="ann.other@gmail.com", name="Ann")
-    response = link_from_account_page(client, google, "google")
+    response = link_from_account_page(client, google, "google", PASSWORD)
     assert response.location == "/account"
     page = client.get("/account").text
     assert "Your Google account is linked: you can sign in with it." in html.unescape(page)
@@ -337,7 +342,7 @@ def test_a_google_account_linked_to_someone_else_is_refused(app, client, db, goo
     google.sign_in_as(sub="g-shared", email="shared@gmail.com", name="Other")
     google_sign_in(app.test_client(), google)  # another person's account now
     login_as()
-    link_from_account_page(client, google, "google")
+    link_from_account_page(client, google, "google", PASSWORD)
     assert "This Google account is linked to another xtablo account." in html.unescape(client.get("/account").text)
     assert count(db, UserIdentity) == 1
 
@@ -364,7 +369,7 @@ def test_unlink_keeps_at_least_one_way_to_sign_in(client, db, google):
 def test_unlink_with_a_password(client, db, google, login_as):
     ann = login_as()
     google.sign_in_as(sub="g-ann", email="x@gmail.com", name="Ann")
-    link_from_account_page(client, google, "google")
+    link_from_account_page(client, google, "google", PASSWORD)
     identity = db.session.scalar(select(UserIdentity))
     assert client.post(f"/account/identities/{identity.id}/unlink").location == "/account"
     assert "Google is unlinked from your account." in client.get("/account").text
@@ -506,9 +511,8 @@ def test_two_sign_ins_started_in_two_tabs_can_each_finish(client, db, google):
 def test_cancelling_a_link_says_so(client, google, login_as):
     login_as()
     google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
-    page = client.get("/account").text
-    href = html.unescape(re.search(r'href="(/auth/google/login\?link=[^"]+)"', page).group(1))
-    _, url, _ = google.consent(go_to_provider(client, "google", href[len("/auth/google/login"):]), allow=False)
+    response = client.post("/account/identities/google/link", data={"password": PASSWORD})
+    _, url, _ = google.consent(response.location, allow=False)
     assert client.get(url).location == "/account"
     assert '<p class="flash flash-info">You cancelled linking Google.</p>' in client.get("/account").text
 
@@ -533,3 +537,32 @@ def test_mailed_link_pages_and_mails_speak_the_language_the_person_chose(client,
     link = re.findall(r"http://localhost(/account/email/confirm/[\w.-]+)", caplog.text)[-1]
     assert 'lang="fr"' in client.get(link, headers={"Accept-Language": "en"}).text
     assert "Confirmez votre nouvelle adresse" in caplog.text or "Confirmer" in caplog.text
+
+
+def test_linking_asks_for_the_password_first(client, db, google, login_as):
+    """A stolen session must not add a lasting way in: the account's password comes first."""
+    login_as()
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    page = client.get("/account/identities/google/link")
+    assert page_title(page.text) == "Link Google"
+    assert "form-action 'self' " + google.issuer in page.headers["Content-Security-Policy"]
+    wrong = client.post("/account/identities/google/link", data={"password": "not it"})
+    assert wrong.status_code == 422
+    assert '<p class="error" id="password-error">This is not your current password.</p>' in wrong.text
+    right = client.post("/account/identities/google/link", data={"password": PASSWORD})
+    assert right.status_code == 303 and right.location.startswith(google.issuer + "/authorize?")
+    assert count(db, UserIdentity) == 0  # nothing until the provider answers
+
+
+def test_an_account_without_a_password_links_with_a_button(client, db, google, apple):
+    google.sign_in_as(sub="g-ann", email="ann@gmail.com", name="Ann")
+    google_sign_in(client, google)
+    page = client.get("/account/identities/apple/link").text
+    assert 'name="password"' not in page and "Continue to Apple" in page
+    response = client.post("/account/identities/apple/link")
+    assert response.status_code == 303 and response.location.startswith(apple.issuer + "/authorize?")
+
+
+def test_an_unknown_provider_has_no_link_page(client, login_as):
+    login_as()
+    assert client.get("/account/identities/github/link").status_code == 404

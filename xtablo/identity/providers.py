@@ -64,7 +64,7 @@ class Provider:
             email=email.strip().lower() if email and email.strip() else None,
             # Apple sends "true"/"false" as strings; Google sends booleans.
             email_verified=claims.get("email_verified") is True or claims.get("email_verified") == "true",
-            name=(name or self.name_from_form(form) or "").strip()[:100] or None,
+            name=_printable(name or self.name_from_form(form) or "")[:100] or None,
         )
 
 
@@ -95,13 +95,22 @@ class AppleClient(FlaskOAuth2App):
         pass  # Authlib's constructor sets it; Apple's is computed above
 
 
+def _printable(text: str) -> str:
+    """A name as xtablo keeps it: no NUL nor other control characters (a JSON escape can carry them)."""
+    return "".join(ch for ch in text if ch.isprintable()).strip()
+
+
 def _apple_name(form: dict) -> str | None:
-    """Apple posts the person's name once, on their first authorization, as JSON in `user`."""
+    """Apple posts the person's name once, on their first authorization, as JSON in `user`
+    (from the browser's form, so anything may come: only two strings are taken from it)."""
     try:
-        name = json.loads(form.get("user") or "{}").get("name") or {}
-        return " ".join(part for part in (name.get("firstName"), name.get("lastName")) if isinstance(part, str) and part)
-    except (ValueError, AttributeError):
+        user = json.loads(form.get("user") or "{}")
+    except (ValueError, RecursionError):
         return None
+    name = user.get("name") if isinstance(user, dict) else None
+    if not isinstance(name, dict):
+        return None
+    return " ".join(part for part in (name.get("firstName"), name.get("lastName")) if isinstance(part, str) and part)
 
 
 PROVIDERS = {

@@ -13,19 +13,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script or style anywhere: htmx is configured through a <meta> tag and the board's
 # colours are CSS classes.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
+def content_security_policy(form_action: tuple[str, ...] = ()) -> str:
+    """The policy; `form_action` adds origins a form of the page may end up at (a form whose
+    answer redirects to Google or Apple: browsers check form-action on every redirect)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            " ".join(["form-action 'self'", *form_action]),
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 class SessionInterface(SecureCookieSessionInterface):

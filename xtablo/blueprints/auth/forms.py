@@ -77,6 +77,17 @@ class ConfirmLinkForm(Form):
     )
 
 
+class LinkIdentityForm(Form):
+    """Before Google or Apple joins the signed-in account: its password, so that a stolen session
+    cannot add a way in that outlives it (an account without a password has none to give)."""
+
+    password = PasswordField(
+        _l("Your xtablo password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class PasswordChangeForm(Form):
     current_password = current_password_field()
     new_password = new_password_field(_l("New password"))

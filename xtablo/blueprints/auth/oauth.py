@@ -1,11 +1,11 @@
 """Signing in with Google and Apple (OpenID Connect through Authlib): the routes.
 
-/auth/google/login, /auth/apple/login   GET   to the provider; `next` comes back with the person.
-                                              With `link=` (the account page's signed token), the
-                                              provider's account is linked to the signed-in one.
+/auth/google/login, /auth/apple/login   GET   to the provider; `next` comes back with the person
 /auth/google/callback                   GET   the provider's answer (rules: xtablo/identity/rules.py)
 /auth/apple/callback                    POST  Apple's answer, a cross-site POST (see below)
 /auth/link/confirm                      GET, POST  prove an unverified account with its password
+/account/identities/<provider>/link     GET, POST  link a provider to the signed-in account (its
+                                              password first), then to the provider
 /account/identities/<id>/unlink         POST  unlink a provider (never the last way to sign in)
 
 The flow's secrets (state, nonce, PKCE verifier, redirect URI, `next`, what it is for) live in the
@@ -26,18 +26,18 @@ A callback writes (accounts, identities, sessions): its first transaction takes 
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from authlib.integrations.base_client import OAuthError
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc.errors import JoseError
 from requests import RequestException
 from sqlalchemy.exc import IntegrityError
 
 from xtablo.blueprints.auth import bp, throttle
-from xtablo.blueprints.auth.forms import ConfirmLinkForm
+from xtablo.blueprints.auth.forms import ConfirmLinkForm, LinkIdentityForm
 from xtablo.blueprints.auth.mails import send_verification
 from xtablo.blueprints.auth.views import safe_next
 from xtablo.database import end_transaction, writes
@@ -48,7 +48,7 @@ from xtablo.identity.providers import PROVIDERS, Profile, Provider
 from xtablo.models import User, UserIdentity
 from xtablo.models.user import verify_password
 from xtablo.sessions import start_session
-from xtablo.web.security import external_url
+from xtablo.web.security import content_security_policy, external_url
 
 log = logging.getLogger(__name__)
 
@@ -67,31 +67,15 @@ def _provider(name: str) -> Provider:
     return provider
 
 
-def _link_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="xtablo-link-identity")
-
-
-@bp.app_template_global()
-def link_token() -> str:
-    """The account page's "Link" buttons carry this: a cross-site link cannot start a link."""
-    return _link_serializer().dumps({"session": current_user.current_session.id})
-
-
-def _linking(token: str | None) -> bool:
-    if not token or not current_user.is_authenticated:
-        return False
-    try:
-        data = _link_serializer().loads(token, max_age=3600)
-    except (BadSignature, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("session") == current_user.current_session.id
-
-
 def login(provider_name: str):
     provider = _provider(provider_name)
-    linking = _linking(request.args.get("link"))
-    if current_user.is_authenticated and not linking:
+    if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
+    return _to_provider(provider, next_url=request.args.get("next"))
+
+
+def _to_provider(provider: Provider, *, next_url: str | None = None, link_user: int | None = None):
+    """Start a flow: remember its secrets in the session, send the browser to the provider."""
     redirect_uri = external_url(f"auth.{provider.name}_callback")
     end_transaction()  # discovery may call the provider
     try:
@@ -99,17 +83,16 @@ def login(provider_name: str):
     except (RequestException, OAuthError, ValueError, KeyError) as error:
         log.warning("%s sign-in could not start: %r", provider.label, error)
         return _refused(provider, _("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label),
-                        linking, {"next": request.args.get("next")})
+                        link_user is not None, {"next": next_url})
     flows = _live_flows()
     flows[authorization["state"]] = {
         "provider": provider.name, "nonce": authorization["nonce"],
         "verifier": authorization["code_verifier"], "redirect_uri": redirect_uri,
-        "next": request.args.get("next"), "link_user": current_user.id if linking else None,
-        "at": time.time(),
+        "next": next_url, "link_user": link_user, "at": time.time(),
     }
     # A few at once (two tabs, a second click): the newest MAX_FLOWS, each for FLOW_SECONDS.
     session["oauth_flows"] = dict(sorted(flows.items(), key=lambda item: item[1]["at"])[-MAX_FLOWS:])
-    return redirect(authorization["url"])
+    return redirect(authorization["url"], 303 if request.method == "POST" else 302)
 
 
 def _live_flows() -> dict:
@@ -140,16 +123,18 @@ def callback(provider_name: str):
     if request.method == "POST" and request.form.get("relayed") != "1":
         return _relay(provider)
     answer = request.args if request.method == "GET" else request.form
+    # The state first, even for an error: an answer that names no flow of this browser (a link
+    # from another site) takes nothing away and says nothing but that.
     flow = _take_flow(provider, answer.get("state"))
-    linking = bool(flow and flow.get("link_user"))
+    if flow is None:
+        return _refused(provider, _("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), False)
+    linking = bool(flow.get("link_user"))
     if answer.get("error"):
         if answer["error"] in ("access_denied", "user_cancelled_authorize"):
             if linking:
                 return _refused(provider, _("You cancelled linking %(provider)s.", provider=provider.label), linking, flow, "info")
             return _refused(provider, _("You cancelled signing in with %(provider)s.", provider=provider.label), linking, flow, "info")
         return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
-    if flow is None:
-        return _refused(provider, _("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), False)
     profile = _verified_profile(provider, flow, answer)
     if profile is None:
         return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
@@ -293,6 +278,49 @@ def confirm_link():
     flash(_("Your %(provider)s account is linked: you can sign in with it.", provider=provider.label), "info")
     response = _start(user, pending.get("next"))
     throttle.release(counters)  # a network call: after the commit
+    return response
+
+
+@bp.route("/account/identities/<provider_name>/link", methods=["GET", "POST"])
+@login_required
+def link_identity(provider_name: str):
+    """Link Google or Apple to the signed-in account, its password first (none to give for an
+    account without one): a stolen session must not add a way in that outlives it."""
+    provider = _provider(provider_name)
+    user = current_user._get_current_object()
+    form = LinkIdentityForm()
+    if not user.has_password:
+        del form.password
+    if not form.validate_on_submit():
+        return _link_page(provider, form, 422 if form.errors else 200)
+    if user.has_password:
+        counters = throttle.password_change_counters(user.id, user.current_session.id)
+        if not throttle.reserve(counters):
+            form.password.errors.append(_("Too many wrong passwords. Wait 15 minutes, then try again."))
+            return _link_page(provider, form, 429)
+        password_hash, user_id = user.password_hash, user.id
+        end_transaction()  # argon2 runs outside any transaction
+        if not verify_password(password_hash, form.password.data):
+            form.password.errors.append(_("This is not your current password."))
+            return _link_page(provider, form, 422)
+        throttle.release(counters)
+    else:
+        user_id = user.id
+    return _to_provider(provider, link_user=user_id)
+
+
+def _link_page(provider: Provider, form, status: int):
+    """The form posts here and is answered with a redirect to the provider: the page's policy
+    lets its forms end there (form-action is checked on every redirect)."""
+    response = make_response(render_template("auth/link_identity.html", provider=provider, form=form), status)
+    try:
+        end_transaction()
+        endpoint = provider.client().load_server_metadata()["authorization_endpoint"]
+    except (RequestException, OAuthError, ValueError, KeyError) as error:
+        log.warning("%s cannot be reached: %r", provider.label, error)
+        return response  # the post will say so
+    parts = urlsplit(endpoint)
+    response.headers["Content-Security-Policy"] = content_security_policy(form_action=(f"{parts.scheme}://{parts.netloc}",))
     return response
 
 
