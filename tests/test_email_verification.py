@@ -19,7 +19,7 @@ from xtablo.models import Role, Tablo, TabloInvitation, TabloMember, User
 
 SIGN_UP = {"name": "Ada", "email": "Ada@Example.com", "password": PASSWORD, "confirm": PASSWORD}
 BANNER = "Verify your email: we sent a link to {}."
-WAITING = "Once your email is verified, the tablos you were invited to will appear here."
+WAITING = "If someone invited you, their tablos appear here once your email is verified."
 
 
 def banner_of(page: str) -> str | None:

@@ -37,7 +37,7 @@ def test_owner_invites_by_email_and_the_invitee_finds_the_tablo_after_signing_up
     try:
         invitee = other.new_page()
         sign_up(invitee, "Bea", invitee_email.upper())
-        expect(invitee.get_by_text("Once your email is verified, the tablos you were invited to will appear here.")).to_be_visible()
+        expect(invitee.get_by_text("If someone invited you, their tablos appear here once your email is verified.")).to_be_visible()
         expect(invitee.locator(".tablo-card", has_text=title)).to_have_count(0)
         verify_email(invitee, live_server, invitee_email)
         card = invitee.locator(".tablo-card", has_text=title)
