@@ -91,15 +91,34 @@ def test_a_new_email_takes_effect_only_from_the_link_mailed_to_it(app, client, d
     assert app.test_client().post("/login", data={"email": "ada@new.example", "password": PASSWORD}).status_code == 303
 
 
-def test_the_link_works_in_a_signed_out_browser(app, client, db, caplog, login_as):
+def test_the_link_works_in_another_browser_once_signed_in_there(app, client, db, caplog, login_as):
+    """The link proves the new mailbox, the session the account: signed out, the browser signs
+    in first and comes back to the link."""
     ada = login_as()
     ask_for(client, "ada@new.example")
     link = mailed_link(caplog, CONFIRM)
     phone = app.test_client()
+    page = phone.get(link).text
+    assert ">Sign in to confirm</a>" in page and "Use ada@new.example</button>" not in page
     response = phone.post(link)
-    assert response.status_code == 303 and response.headers["Location"] == "/login"
-    assert "Your xtablo email is now ada@new.example." in flashes(phone.get("/login").text)
+    assert response.status_code == 303 and response.headers["Location"].startswith("/login?next=")
+    assert fresh(db, ada).email == ada.email
+    assert phone.post(response.headers["Location"], data={"email": ada.email, "password": PASSWORD}).headers["Location"] == link
+    assert phone.post(link).headers["Location"] == "/account"
+    assert "Your xtablo email is now ada@new.example." in flashes(phone.get("/account").text)
     assert fresh(db, ada).email == "ada@new.example"
+
+
+def test_the_link_changes_nothing_for_another_account(app, client, db, caplog, login_as, make_user):
+    ada = login_as()
+    ask_for(client, "ada@new.example")
+    link = mailed_link(caplog, CONFIRM)
+    make_user(name="Bea", email="bea@example.com")
+    bea = app.test_client()
+    assert bea.post("/login", data={"email": "bea@example.com", "password": PASSWORD}).status_code == 303
+    assert "This browser is signed in to another account (bea@example.com)." in bea.get(link).text
+    assert bea.post(link).status_code == 403
+    assert fresh(db, ada).email == ada.email
 
 
 @pytest.mark.parametrize("password, status, message", [
@@ -278,30 +297,40 @@ def social_only(client, db, login_as, make_user):
     return user
 
 
-def test_an_account_without_a_password_sets_one(app, client, db, social_only):
+def test_an_account_without_a_password_sets_one_through_a_mailed_link(app, client, db, caplog, social_only):
+    """The session alone is no proof (a copy of its cookie works as well), and a password would
+    outlive it: the first password is chosen through a link mailed to the account's email."""
     account = client.get("/account").text
     assert '<a href="/account/password">Set a password</a>' in account
     assert "Change your password" not in account
     page = client.get("/account/password")
     assert page.status_code == 200 and page_title(page.text) == "Set a password"
-    assert 'id="current_password"' not in page.text
+    assert 'type="password"' not in page.text and "Email me a link to set a password</button>" in page.text
+    assert "a link we send to sam@example.com" in page.text
     response = client.post("/account/password", data={"new_password": "a first secret", "confirm": "a first secret"})
     assert response.status_code == 303 and response.headers["Location"] == "/account"
+    assert fresh(db, social_only).password_hash is None  # fields posted with it change nothing
     account = client.get("/account").text
-    assert "Password set. You can also sign in with your email and this password now." in flashes(account)
-    assert '<a href="/account/password">Change your password</a>' in account
-    assert signed_in_as(client) == "Sam"  # this browser stays signed in
+    assert "We sent a link to sam@example.com: open it to choose your password. It works once, for 1 hour." in flashes(account)
+    [(to, subject, body)] = mails(caplog)
+    assert (to, subject) == ("sam@example.com", "Set your xtablo password")
+    assert "which signs in with Google or Apple" in body and "your account stays without a password" in body
+    link = mailed_link(caplog, "/password/reset/")
+    assert page_title(client.get(link).text) == "Set a password"
+    assert client.post(link, data={"new_password": "a first secret", "confirm": "a first secret"}).status_code == 303
+    assert "Password set. You can also sign in with your email and this password now." in flashes(client.get("/tablos").text)
+    assert '<a href="/account/password">Change your password</a>' in client.get("/account").text
     assert app.test_client().post("/login", data={"email": "sam@example.com", "password": "a first secret"}).status_code == 303
+    assert client.get(link).status_code == 410  # once
 
 
-@pytest.mark.parametrize("data, field, message", [
-    ({"new_password": "short", "confirm": "short"}, "new_password", "Use at least 8 characters."),
-    ({"new_password": "a first secret", "confirm": "another"}, "confirm", "The two passwords do not match."),
-])
-def test_a_bad_first_password_is_refused_under_its_field(client, db, social_only, data, field, message):
-    response = client.post("/account/password", data=data)
-    assert response.status_code == 422 and field_errors(response.text) == {field: message}
-    assert fresh(db, social_only).password_hash is None
+def test_asking_for_first_password_links_is_limited(client, db, caplog, social_only):
+    for _ in range(5):
+        assert client.post("/account/password").status_code == 303
+    response = client.post("/account/password")
+    assert response.status_code == 429
+    assert "You asked for several links already. Wait an hour, then try again." in flashes(response.text)
+    assert len(mails(caplog)) == 5
 
 
 def test_an_account_with_a_password_must_give_it_to_change_it(client, login_as):

@@ -28,7 +28,9 @@ RANK = {"public": -2, "user": -1, "viewer": 0, "editor": 1, "owner": 2}
 OWN_ROWS_BELONG_TO = "editor"
 
 # endpoint -> {method: (who may, form data)}. "public": anyone; "user": anyone signed in;
-# "own": a signed-in visitor, on something of their own (OWN_ROWS_BELONG_TO's; others: 404).
+# "own": a signed-in visitor, on something of their own (OWN_ROWS_BELONG_TO's; others: 404);
+# "link's": the account a mailed link names (the stranger's), signed in: the link proves the
+# mailbox, the session the account (signed out: sign in and come back; another account: 403).
 MATRIX = {
     "healthz": {"GET": ("public", {})},
     "auth.signup": {"GET": ("public", {}), "POST": ("public", {"name": "N", "email": "n@example.com", "password": "long enough", "confirm": "long enough"})},
@@ -37,9 +39,9 @@ MATRIX = {
     "auth.sessions": {"GET": ("user", {})},
     "auth.account": {"GET": ("user", {}), "POST": ("user", {"name": "Renamed", "language": "fr"})},
     "auth.resend_verification": {"POST": ("user", {"next": "/account"})},
-    "auth.verify_email": {"GET": ("public", {}), "POST": ("public", {})},
+    "auth.verify_email": {"GET": ("public", {}), "POST": ("link's", {})},
     "auth.change_email": {"POST": ("user", {"email-new_email": "moved@example.com", "email-current_password": PASSWORD})},
-    "auth.confirm_email_change": {"GET": ("public", {}), "POST": ("public", {})},
+    "auth.confirm_email_change": {"GET": ("public", {}), "POST": ("link's", {})},
     "auth.forgot_password": {"GET": ("public", {}), "POST": ("public", {"email": "{stranger_email}"})},
     "auth.reset_password": {"GET": ("public", {}), "POST": ("public", {"new_password": "another one", "confirm": "another one"})},
     "auth.language": {"POST": ("public", {"lang": "fr", "next": "/nowhere"})},  # a 404: a page for anyone
@@ -144,6 +146,8 @@ def expected_status(needed: str, visitor: str) -> int | None:
     """The refusal a visitor meets, or None when the request should go through."""
     if needed == "public":
         return None
+    if needed == "link's":
+        return None if visitor == "stranger" else 303 if visitor == "signed_out" else 403
     if visitor == "signed_out":
         return 302
     if needed == "own":
@@ -267,14 +271,17 @@ EFFECTS = {
     and o.client.get_cookie("xtablo_lang").value == "fr",
     ("auth.resend_verification", "POST"): lambda o: o.response.location == "/account"
     and (f"We sent a new link to {o.ids['stranger_email']}." if o.visitor == "stranger" else "Your email is already verified.") in o.page,
-    ("auth.verify_email", "GET"): lambda o: o.title == "Verify your email" and "Verify my email</button>" in o.page
-    and not fresh(User, o.ids["stranger_id"]).email_verified,
+    ("auth.verify_email", "GET"): lambda o: o.title == "Verify your email" and not fresh(User, o.ids["stranger_id"]).email_verified
+    and ("Verify my email</button>" in o.page if o.visitor == "stranger" else "Sign in to verify</a>" in o.page if o.user is None
+         else "this browser is signed in to another account" in o.page),
     ("auth.verify_email", "POST"): lambda o: fresh(User, o.ids["stranger_id"]).email_verified
     and f"Your email {o.ids['stranger_email']} is verified." in o.page,
     ("auth.change_email", "POST"): lambda o: o.response.location == "/account" and "We sent a link to moved@example.com" in o.page
     and fresh(User, o.user.id).email == o.user.email,
     ("auth.confirm_email_change", "GET"): lambda o: o.title == "Change your email" and "stranger-new@example.com" in o.page
-    and fresh(User, o.ids["stranger_id"]).email == o.ids["stranger_email"],
+    and fresh(User, o.ids["stranger_id"]).email == o.ids["stranger_email"]
+    and ("Use stranger-new@example.com</button>" in o.page if o.visitor == "stranger" else "Sign in to confirm</a>" in o.page if o.user is None
+         else "This browser is signed in to another account" in o.page),
     ("auth.confirm_email_change", "POST"): lambda o: fresh(User, o.ids["stranger_id"]).email == "stranger-new@example.com"
     and fresh(User, o.ids["stranger_id"]).email_verified and "Your xtablo email is now stranger-new@example.com." in o.page,
     ("auth.language", "POST"): lambda o: o.client.get_cookie("xtablo_lang").value == "fr" and '<html lang="fr">' in o.page
@@ -347,7 +354,7 @@ def test_authorization_matrix(app, client, db, world, endpoint, method, visitor)
         assert EFFECTS[endpoint, method](Outcome(response, client, visitor, users.get(visitor), ids)), "the request did not do its job"
     else:
         assert response.status_code == refusal
-        if refusal == 302:
+        if refusal in (302, 303):
             assert response.headers["Location"].startswith("/login")
         if refusal == 403:
             assert "Not allowed" in response.text

@@ -78,18 +78,17 @@ def test_hostile_input_is_refused_with_a_message_and_writes_nothing(app, client,
 
 @pytest.mark.parametrize("field", ["new_password", "confirm"])
 def test_hostile_input_on_the_first_password_form(client, db, login_as, make_user, field):
-    """The set-password form (an account without a password) is not in the matrix's world."""
+    """The first-password form (an account without a password) is not in the matrix's world. It
+    is only a button that mails a link: whatever comes with it, no password is set here."""
     user = login_as(make_user())
     user.password_hash = None
     db.session.commit()
     data = {"new_password": "a first secret", "confirm": "a first secret"}
-    for name, value in REFUSED.items():
+    for name, value in list(REFUSED.items()) + [(value, value) for value in UNICODE]:
         response = post(client, "/account/password", data, field, value)
-        assert response.status_code == 422, name
+        assert response.status_code in (303, 429), name
         db.session.rollback()
         assert db.session.get(type(user), user.id).password_hash is None, name
-    for value in UNICODE:
-        assert post(client, "/account/password", data, field, value).status_code < 500
 
 
 @pytest.mark.parametrize("endpoint", sorted(FORMS))

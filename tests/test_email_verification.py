@@ -80,14 +80,37 @@ def test_the_link_page_asks_and_only_its_button_verifies(client, db, caplog):
     assert fresh_user(db, "ada@example.com").email_verified
 
 
-def test_the_link_works_signed_out_in_another_browser(client, app, db, caplog):
+def test_the_link_in_another_browser_verifies_once_signed_in_there(client, app, db, caplog):
+    """The link proves the mailbox, the session the account: a browser signed in to nothing is
+    asked to sign in first (and comes back to the link), or, if the person never made the
+    account, to take the address back with a new password."""
     link = sign_up(client, caplog)
     phone = app.test_client()
-    assert phone.get(link).status_code == 200
-    response = phone.post(link)
-    assert response.status_code == 303 and response.headers["Location"] == "/login"
-    assert "Your email ada@example.com is verified." in flashes(phone.get("/login").text)
+    page = phone.get(link)
+    assert page.status_code == 200 and "Verify my email</button>" not in page.text
+    assert f'href="/login?next={link}">Sign in to verify</a>' in page.text
+    assert 'href="/password/forgot?email=ada@example.com">Choose a new password</a>' in page.text
+    response = phone.post(link)  # a page left open while signed out: nothing changes
+    assert response.status_code == 303 and response.headers["Location"] == f"/login?next={link}"
+    assert "Sign in to verify ada@example.com: the link proves that the address is yours, signing in proves that the account is." in flashes(phone.get("/login").text)
+    assert not fresh_user(db, "ada@example.com").email_verified
+    signed_in = phone.post(response.headers["Location"], data={"email": "ada@example.com", "password": PASSWORD})
+    assert signed_in.headers["Location"] == link
+    assert "Verify my email</button>" in phone.get(link).text
+    assert phone.post(link).status_code == 303
     assert fresh_user(db, "ada@example.com").email_verified
+
+
+def test_the_link_changes_nothing_for_another_account(client, app, db, caplog, make_user):
+    link = sign_up(client, caplog)
+    make_user(name="Bea", email="bea@example.com")
+    bea = app.test_client()
+    assert bea.post("/login", data={"email": "bea@example.com", "password": PASSWORD}).status_code == 303
+    page = bea.get(link).text
+    assert "this browser is signed in to another account (bea@example.com)" in page and "Verify my email</button>" not in page
+    response = bea.post(link)
+    assert response.status_code == 403 and "This link is for the xtablo account of ada@example.com" in response.text
+    assert not fresh_user(db, "ada@example.com").email_verified
 
 
 def test_verifying_twice_is_harmless(client, db, caplog):

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, Client, TestingConfig
 from xtablo import create_app
-from xtablo.models import Session, User
+from xtablo.models import Session, User, UserIdentity
 
 LINK = re.compile(r"http://localhost(/password/reset/[\w.-]+)")
 NEW = "a brand new secret"
@@ -190,7 +190,11 @@ def test_the_mail_goes_out_over_smtp_when_configured(app_env, db, make_user, smt
     mailing.test_client_class = Client
     try:
         browser = mailing.test_client()
-        assert ask(browser, "ada@example.com").status_code == 303
+        response = ask(browser, "ada@example.com")
+        assert response.status_code == 303
+        # The mail goes out once the answer has: when the server closes the response.
+        assert smtp_server.messages == []
+        response.close()
         assert len(smtp_server.messages) == 1
         message = email.message_from_string(smtp_server.messages[0], policy=email.policy.default)
         assert (message["To"], message["From"]) == ("ada@example.com", "xtablo <team@example.com>")
@@ -219,6 +223,7 @@ def test_a_mail_server_that_is_down_changes_nothing_for_the_person(app_env, db, 
         response = ask(browser, "ada@example.com")
         assert response.status_code == 303
         assert "a link to choose a new password is on its way" in browser.get("/login").text
+        response.close()  # the server, once the answer is sent
         assert "Mail to ada@example.com not sent" in caplog.text
     finally:
         with down.app_context():
@@ -234,3 +239,20 @@ def test_the_access_log_never_shows_a_reset_token():
     spec.loader.exec_module(accesslog)
     assert accesslog.redact("GET /password/reset/eyJ1c2VyIjo1fQ.aB-c.dE_f HTTP/1.1") == "GET /password/reset/[redacted] HTTP/1.1"
     assert accesslog.redact("GET /password/forgot HTTP/1.1") == "GET /password/forgot HTTP/1.1"
+
+
+def test_the_reset_unlinks_the_providers_that_do_not_vouch_for_the_email(client, db, caplog, make_user):
+    """The link proves the mailbox, not whoever linked a Google or Apple account: only one that
+    vouches for that very address (verified by the provider) stays linked, and the page says so."""
+    user = make_user(email="ada@example.com", verified=False)
+    db.session.add_all([
+        UserIdentity(user=user, provider="google", provider_subject="g-ada", email="ada@example.com", email_verified=True),
+        UserIdentity(user=user, provider="apple", provider_subject="a-other", email="someone@icloud.com", email_verified=True),
+    ])
+    db.session.commit()
+    ask(client, "ada@example.com")
+    assert client.post(mailed_link(caplog), data={"new_password": NEW, "confirm": NEW}).status_code == 303
+    assert ("Password changed. Every other browser is signed out. The Google or Apple account linked to yours did not confirm "
+            "ada@example.com, so it is unlinked: link it again from your account page if it is yours.") in client.get("/tablos").text
+    db.session.rollback()
+    assert [each.provider for each in db.session.scalars(select(UserIdentity))] == ["google"]

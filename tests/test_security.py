@@ -38,7 +38,7 @@ def test_every_post_needs_the_token(csrf_app, csrf_client, db, world, endpoint):
     """Every POST route of the authorization matrix, by someone allowed to make it: without the
     token, or with a forged one, it is refused and changes nothing; with it, it does its job."""
     ids, users = world
-    visitor = OWN_ROWS_BELONG_TO if MATRIX[endpoint]["POST"][0] == "own" else "owner"
+    visitor = {"own": OWN_ROWS_BELONG_TO, "link's": "stranger"}.get(MATRIX[endpoint]["POST"][0], "owner")
     csrf_sign_in(csrf_client, users[visitor])
     url, data = request_for(csrf_app, endpoint, "POST", ids)
     before = snapshot(db)

@@ -3,18 +3,24 @@
 /account/email/verification       POST       mail the verification link again (the banner's button;
                                              EMAIL_LINK_LIMIT per account)
 /email/verify/<verify_token>      GET, POST  the mailed link: GET shows a button, POST verifies
-                                             (signed in or not; within EMAIL_VERIFICATION_HOURS)
+                                             (signed in to that account; within EMAIL_VERIFICATION_HOURS)
 /account/email                    POST       ask to change the email (the current password when the
                                              account has one): a link goes to the new address
 /account/email/confirm/<email_token>  GET, POST  that link: GET shows a button, POST makes the new
                                              address the account's email, verified, and tells the old one
+                                             (signed in to that account)
 
 A link changes nothing on GET: mail scanners open links to look at them, and a scanner at the
-victim's mail server must not verify an address that someone else signed up with. The tokens are
-signed, name the account and its email (xtablo/models/user.py), and die when that email changes.
+victim's mail server must not verify an address that someone else signed up with. Nor does a
+POST from anyone but the account, signed in: the link proves the mailbox, the session proves the
+account. Otherwise the owner of an address, opening a link that someone who signed up with it (or
+asked to move their account to it) had sent, would hand her invitations to that account. Signed
+out, the page offers to sign in (and back), or to take the address back with a new password;
+signed in to another account, it says so. The tokens are signed, name the account and its email
+(xtablo/models/user.py), and die when that email changes.
 """
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -37,6 +43,20 @@ def works_for() -> str:
 
 def joined(claimed: int) -> str:
     return ngettext("You joined %(num)d tablo you were invited to.", "You joined %(num)d tablos you were invited to.", claimed)
+
+
+def signed_in_as(user: User) -> bool:
+    """Whether this browser is signed in to `user`, the account a mailed link names."""
+    return current_user.is_authenticated and current_user.id == user.id
+
+
+def refuse_link(user: User, signed_out_says: str):
+    """A link's POST from a browser not signed in to its account changes nothing: signed out, the
+    person signs in and comes back to the link; signed in to another account, a page says so."""
+    if current_user.is_authenticated:
+        abort(403, _("This link is for the xtablo account of %(email)s, and this browser is signed in to another account. Sign out, then sign in to that account to use it.", email=user.email))
+    flash(signed_out_says, "info")
+    return redirect(url_for("auth.login", next=request.path), 303)
 
 
 @bp.post("/account/email/verification")
@@ -65,7 +85,9 @@ def verify_email(verify_token: str):
     if user is None:
         return render_template("auth/verify.html", user=None), 410
     if request.method == "GET":
-        return render_template("auth/verify.html", user=user)
+        return render_template("auth/verify.html", user=user, mine=signed_in_as(user))
+    if not signed_in_as(user):
+        return refuse_link(user, _("Sign in to verify %(email)s: the link proves that the address is yours, signing in proves that the account is.", email=user.email))
     email, already = user.email, user.email_verified
     claimed = accounts.verify_email(user)
     db.session.commit()
@@ -73,7 +95,7 @@ def verify_email(verify_token: str):
         flash(_("Your email %(email)s was already verified.", email=email), "info")
     else:
         flash(" ".join([_("Your email %(email)s is verified.", email=email)] + ([joined(claimed)] if claimed else [])), "info")
-    return redirect(url_for("tablos.index" if current_user.is_authenticated else "auth.login"), 303)
+    return redirect(url_for("tablos.index"), 303)
 
 
 @bp.post("/account/email")
@@ -112,9 +134,11 @@ def confirm_email_change(email_token: str):
     if found is None:
         return render_template("auth/email_confirm.html", user=None), 410
     user, new_email = found
-    old_email, name, user_id, locale = user.email, user.name, user.id, user.locale
+    old_email, name, locale = user.email, user.name, user.locale
     if request.method == "GET":
-        return render_template("auth/email_confirm.html", user=user, old_email=old_email, new_email=new_email)
+        return render_template("auth/email_confirm.html", user=user, mine=signed_in_as(user), old_email=old_email, new_email=new_email)
+    if not signed_in_as(user):
+        return refuse_link(user, _("Sign in to the account of %(email)s to confirm its new email: the link proves that the address is yours, signing in proves that the account is.", email=old_email))
     claimed = None
     if not User.email_taken(new_email):
         try:
@@ -126,7 +150,5 @@ def confirm_email_change(email_token: str):
         return render_template("auth/email_confirm.html", user=None, taken=True, old_email=old_email, new_email=new_email), 409
     send_email_changed_notice(name, old_email, new_email, locale)
     flash(" ".join([_("Your xtablo email is now %(email)s.", email=new_email)] + ([joined(claimed)] if claimed else [])), "info")
-    if current_user.is_authenticated and current_user.id == user_id:
-        # This browser signs in to the account as before: its device cookie follows the email.
-        return throttle.remember_device(redirect(url_for("auth.account"), 303), new_email)
-    return redirect(url_for("tablos.index" if current_user.is_authenticated else "auth.login"), 303)
+    # This browser signs in to the account as before: its device cookie follows the email.
+    return throttle.remember_device(redirect(url_for("auth.account"), 303), new_email)

@@ -94,12 +94,9 @@ class PasswordChangeForm(Form):
     confirm = confirm_field("new_password")
 
 
-class SetPasswordForm(Form):
-    """A first password, for an account that signs in with Google or Apple only: there is no
-    current one to ask for."""
-
-    new_password = new_password_field(_l("New password"))
-    confirm = confirm_field("new_password")
+class SendPasswordLinkForm(Form):
+    """"Email me a link to set a password", for an account that signs in with Google or Apple
+    only: the password itself is chosen through the mailed link."""
 
 
 class AccountForm(Form):

@@ -8,21 +8,22 @@
 /account/sessions/revoke-others POST   sign out every browser but this one
 /account/password    GET, POST   change the password (signs out every other browser, and this
                                  one gets a new session); an account without one (Google or
-                                 Apple only) sets its first password here
+                                 Apple only) asks here for a link, mailed to its email, to set its
+                                 first password (EMAIL_LINK_LIMIT)
 /password/forgot     GET, POST   ask for a link to choose a new password (the answer never says
                                  whether an account uses the email)
 /password/reset/<reset_token> GET, POST  choose a new password through that link (once, within
                                  PASSWORD_RESET_HOURS); every session ends, this browser signs in,
-                                 and the email is verified (the link reached it)
+                                 the email is verified (the link reached it), and the Google or
+                                 Apple accounts that do not vouch for that email are unlinked
 /account             GET, POST   the account's settings: name and language (its email form posts
                                  to emails.py)
 /language            POST        the footer's language switch (anyone, signed in or not)
 """
 
-import math
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import refresh
@@ -33,10 +34,10 @@ from sqlalchemy.exc import IntegrityError
 from xtablo import accounts, mail
 from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import (
-    AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SetPasswordForm,
+    AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SendPasswordLinkForm,
     SignupForm, email_change_form,
 )
-from xtablo.blueprints.auth.mails import in_language_of, send_verification
+from xtablo.blueprints.auth.mails import password_link_mail, reset_hours, send_verification
 from xtablo.database import end_transaction
 from xtablo.extensions import db
 from xtablo.i18n import remember_language
@@ -45,7 +46,6 @@ from xtablo.models._types import utcnow
 from xtablo.models.session import EndReason
 from xtablo.models.user import hash_password, normalize_email, verify_password
 from xtablo.sessions import TOUCH_EVERY, browser_name, end_session, start_session
-from xtablo.web.security import external_url
 
 
 def safe_next(target: str | None) -> str:
@@ -190,21 +190,24 @@ def change_password():
 
 
 def set_password():
-    """The first password of an account that signs in with Google or Apple only: nothing to
-    check it against but the session. No other browser is signed out: no password leaked."""
-    form = SetPasswordForm()
+    """The first password of an account that signs in with Google or Apple only. The session is
+    no proof of who holds it (a copy of its cookie works as well), and a password would outlive
+    it: the password is chosen through a link mailed to the account's email, the page and token
+    of a password reset (`reset_password`)."""
+    form = SendPasswordLinkForm()
     if form.validate_on_submit():
-        user_id = current_user.id
-        end_transaction()  # argon2 runs outside any transaction
-        password_hash = hash_password(form.new_password.data)
-        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
-        if user.has_password:  # set meanwhile, from another tab: that one is now to be changed
+        if not throttle.reserve(throttle.email_link_counters("set-password", current_user.id)):
+            flash(_("You asked for several links already. Wait an hour, then try again."), "error")
+            return render_template("auth/set_password.html", form=form), 429
+        user = db.session.get(User, current_user.id, populate_existing=True)
+        if user.has_password:  # set meanwhile, through a link: that one is now to be changed
             flash(_("Your account has a password now. Change it here if you wish."), "info")
             return redirect(url_for("auth.change_password"), 303)
-        user.password_hash = password_hash
-        db.session.commit()
-        flash(_("Password set. You can also sign in with your email and this password now."), "info")
-        return redirect(url_for("auth.account"), 303)
+        written = password_link_mail(user)
+        hours = reset_hours()
+        flash(" ".join([_("We sent a link to %(email)s: open it to choose your password.", email=user.email),
+                        ngettext("It works once, for %(num)d hour.", "It works once, for %(num)d hours.", hours)]), "info")
+        return mail.send_after(redirect(url_for("auth.account"), 303), *written)
     return render_template("auth/set_password.html", form=form), 422 if form.errors else 200
 
 
@@ -254,17 +257,15 @@ def forgot_password():
         if not throttle.reserve(throttle.password_reset_counters()):
             flash(_("Too many requests from this network. Wait an hour, then try again."), "error")
             return render_template("auth/forgot.html", form=form), 429
-        hours = math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
+        hours = reset_hours()
         user = User.by_email(form.email.data)
-        if user is not None:
-            link = external_url("auth.reset_password", reset_token=user.reset_token())
-            with in_language_of(user.locale):
-                subject, body = _("Choose a new xtablo password"), render_template("auth/reset_mail.txt", user=user, link=link, hours=hours)
-            mail.send(user.email, subject, body)
-        # The same answer whether or not an account uses the email.
+        written = password_link_mail(user) if user is not None else None
+        # The same answer whether or not an account uses the email, in the same time: the mail
+        # goes out once the answer has (a slow mail server would otherwise tell known emails).
         flash(" ".join([_("If an account uses %(email)s, a link to choose a new password is on its way.", email=normalize_email(form.email.data)),
                         ngettext("It works once, for %(num)d hour.", "It works once, for %(num)d hours.", hours)]), "info")
-        return redirect(url_for("auth.login"), 303)
+        response = redirect(url_for("auth.login"), 303)
+        return mail.send_after(response, *written) if written else response
     return render_template("auth/forgot.html", form=form), 422 if form.errors else 200
 
 
@@ -280,12 +281,22 @@ def reset_password(reset_token: str):
         user = User.by_reset_token(reset_token, lock=True)  # again, locked: a link works once
         if user is None:
             return render_template("auth/reset.html", form=None), 410
+        first = not user.has_password
         user.password_hash = password_hash
         Session.revoke_all(user, reason=EndReason.PASSWORD_CHANGED)
+        # The link proves the mailbox, not the rest of the account: a Google or Apple account
+        # linked by whoever else held it goes with their password and sessions.
+        unlinked = accounts.unlink_unproven_identities(user)
         accounts.verify_email(user)  # the link reached the address: it is the owner's
         start_session(user)
         email = user.email
         db.session.commit()
-        flash(_("Password changed. Every other browser is signed out."), "info")
+        done = _("Password set. You can also sign in with your email and this password now.") if first else _("Password changed. Every other browser is signed out.")
+        if unlinked:
+            done = " ".join([done, ngettext(
+                "The Google or Apple account linked to yours did not confirm %(email)s, so it is unlinked: link it again from your account page if it is yours.",
+                "The Google and Apple accounts linked to yours did not confirm %(email)s, so they are unlinked: link them again from your account page if they are yours.",
+                unlinked, email=email)])
+        flash(done, "info")
         return throttle.remember_device(redirect(url_for("tablos.index"), 303), email)
-    return render_template("auth/reset.html", form=form), 422 if form.errors else 200
+    return render_template("auth/reset.html", form=form, user=user), 422 if form.errors else 200
