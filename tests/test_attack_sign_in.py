@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, mailed_link, signed_in_as
 from tests.test_social_sign_in import HIDDEN, apple_sign_in, google_sign_in, link_from_account_page
+from xtablo.extensions import db as _db
 from xtablo.models import Role, TabloInvitation, User, UserIdentity
 
 
@@ -235,8 +236,8 @@ def test_forgot_password_takes_as_long_whether_or_not_an_account_uses_the_email(
 
     make_user(email="ann@example.com")
     smtp = FrozenServer()
+    slow = create_app(TestingConfig(app_env | {"SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_TIMEOUT": "1"}))
     try:
-        slow = create_app(TestingConfig(app_env | {"SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_TIMEOUT": "1"}))
         slow.test_client_class = Client
         client = slow.test_client()
 
@@ -249,3 +250,5 @@ def test_forgot_password_takes_as_long_whether_or_not_an_account_uses_the_email(
         assert abs(known - unknown) < 0.5, f"known email: {known:.2f} s, unknown: {unknown:.2f} s"
     finally:
         smtp.close()
+        with slow.app_context():  # its pooled connections closed now, not by the collector later
+            _db.engine.dispose()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
+from xtablo.extensions import db as _db
 from xtablo.models import Role, Session, TabloInvitation, User, UserIdentity
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
@@ -75,10 +76,14 @@ def test_a_provider_without_its_settings_shows_no_button_and_has_no_routes(app_e
     bare = create_app(TestingConfig({k: v for k, v in app_env.items() if not k.startswith("APPLE_")}))
     bare.test_client_class = Client
     client = bare.test_client()
-    page = client.get("/login").text
-    assert "Continue with Google" in page and "Continue with Apple" not in page
-    assert client.get("/auth/apple/login").status_code == 404
-    assert client.post("/auth/apple/callback", data={"code": "x", "state": "y"}).status_code == 404
+    try:
+        page = client.get("/login").text
+        assert "Continue with Google" in page and "Continue with Apple" not in page
+        assert client.get("/auth/apple/login").status_code == 404
+        assert client.post("/auth/apple/callback", data={"code": "x", "state": "y"}).status_code == 404
+    finally:
+        with bare.app_context():  # its pooled connections closed now, not by the collector later
+            _db.engine.dispose()
 
 
 def test_the_flow_uses_state_nonce_and_pkce(client, google):
@@ -468,6 +473,8 @@ def test_a_provider_that_does_not_answer_is_explained(app_env, db, where):
         assert response.status_code == 303 and response.location == "/login?next=/tablos/new"
         assert "Google cannot be reached just now. Try again in a moment." in flashed(client)
         assert nothing_written(db)
+        with unreachable.app_context():
+            _db.engine.dispose()
     finally:
         frozen.close()
 
