@@ -1,5 +1,6 @@
 """The domain: one module per aggregate. Verbs flush, views commit once per request."""
 
+from xtablo.models.etape import Etape
 from xtablo.models.identity import UserIdentity
 from xtablo.models.membership import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, TabloRemoval
 from xtablo.models.session import Session
@@ -8,6 +9,6 @@ from xtablo.models.task import Status, Task, TaskDeleted
 from xtablo.models.user import User
 
 __all__ = [
-    "COLORS", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
+    "COLORS", "Etape", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
     "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User", "UserIdentity",
 ]

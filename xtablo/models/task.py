@@ -39,6 +39,8 @@ class Task(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tablo_id: Mapped[int] = mapped_column(ForeignKey("tablos.id", ondelete="CASCADE"))
+    # The étape (stage) it belongs to, if any; deleting the étape keeps the task (SET NULL).
+    etape_id: Mapped[int | None] = mapped_column(ForeignKey("etapes.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     due_date: Mapped[date | None] = mapped_column(Date)
@@ -48,6 +50,7 @@ class Task(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     tablo: Mapped[Tablo] = relationship(back_populates="tasks")
+    etape = relationship("Etape", back_populates="tasks")
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.status}:{self.position} {self.title!r}>"
