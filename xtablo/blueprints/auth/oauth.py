@@ -82,7 +82,7 @@ def _to_provider(provider: Provider, *, next_url: str | None = None, link_user: 
         authorization = provider.client().create_authorization_url(redirect_uri)
     except (RequestException, OAuthError, ValueError, KeyError) as error:
         log.warning("%s sign-in could not start: %r", provider.label, error)
-        return _refused(provider, _("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label),
+        return _refused(_("%(provider)s cannot be reached just now. Try again in a moment.", provider=provider.label),
                         link_user is not None, {"next": next_url})
     flows = _live_flows()
     flows[authorization["state"]] = {
@@ -127,17 +127,17 @@ def callback(provider_name: str):
     # from another site) takes nothing away and says nothing but that.
     flow = _take_flow(provider, answer.get("state"))
     if flow is None:
-        return _refused(provider, _("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), False)
+        return _refused(_("That sign-in with %(provider)s expired or was already used. Try again.", provider=provider.label), False)
     linking = bool(flow.get("link_user"))
     if answer.get("error"):
         if answer["error"] in ("access_denied", "user_cancelled_authorize"):
             if linking:
-                return _refused(provider, _("You cancelled linking %(provider)s.", provider=provider.label), linking, flow, "info")
-            return _refused(provider, _("You cancelled signing in with %(provider)s.", provider=provider.label), linking, flow, "info")
-        return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
+                return _refused(_("You cancelled linking %(provider)s.", provider=provider.label), linking, flow, "info")
+            return _refused(_("You cancelled signing in with %(provider)s.", provider=provider.label), linking, flow, "info")
+        return _refused(_("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
     profile = _verified_profile(provider, flow, answer)
     if profile is None:
-        return _refused(provider, _("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
+        return _refused(_("%(provider)s could not sign you in. Try again.", provider=provider.label), linking, flow)
     if linking:
         return _link_to_account(provider, profile, flow)
     return _sign_in(provider, profile, flow)
@@ -195,7 +195,7 @@ def _sign_in(provider: Provider, profile: Profile, flow: dict):
             return response
         except SignInRefused as refusal:
             db.session.rollback()
-            return _refused(provider, refusal.message, False, flow)
+            return _refused(refusal.message, False, flow)
         except IntegrityError:
             # Another callback created the same account or identity a moment ago: decide again.
             db.session.rollback()
@@ -231,7 +231,7 @@ def _link_to_account(provider: Provider, profile: Profile, flow: dict):
     return back
 
 
-def _refused(provider: Provider, message: str, linking: bool, flow: dict | None = None, category: str = "error"):
+def _refused(message: str, linking: bool, flow: dict | None = None, category: str = "error"):
     flash(str(message), category)
     if linking and current_user.is_authenticated:
         return redirect(url_for("auth.account"), 303)
