@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.extensions import db as _db
-from xtablo.models import Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
+from xtablo.models import Etape, Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
 from xtablo.models.user import verify_password
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
@@ -65,6 +65,12 @@ MATRIX = {
     "tablos.task": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Renamed"})},
     "tablos.move_task": {"GET": ("viewer", {}), "POST": ("editor", {"status": "done", "position": "1"})},
     "tablos.delete_task": {"GET": ("editor", {}), "POST": ("editor", {})},
+    "etapes.index": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Finitions"})},
+    "etapes.edit": {"GET": ("editor", {}), "POST": ("editor", {"title": "Études renamed"})},
+    "etapes.move": {"GET": ("viewer", {}), "POST": ("editor", {"position": "2"})},
+    "etapes.delete": {"GET": ("editor", {}), "POST": ("editor", {})},
+    "etapes.file_task": {"GET": ("viewer", {}), "POST": ("editor", {"task_id": "{second_task_id}"})},
+    "etapes.set_etape": {"GET": ("viewer", {}), "POST": ("editor", {"etape_id": ""})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -92,7 +98,8 @@ def test_every_route_has_a_matrix_entry(app):
 @pytest.fixture
 def world(db, make_user, make_tablo):
     """A tablo "Shared" with an owner (and a second owner), an editor, a viewer and one more
-    member, two tasks, a pending invitation and an invitation link; and a stranger, whose email
+    member, two tasks, two étapes (the first task filed under the first), a pending invitation
+    and an invitation link; and a stranger, whose email
     is not verified yet (the links of the world are the stranger's). Every visitor is also signed
     in on another browser ("elsewhere")."""
     owner, owner2, editor, viewer, extra = (make_user(name=n) for n in ("Owner", "Owner2", "Editor", "Viewer", "Extra"))
@@ -103,6 +110,10 @@ def world(db, make_user, make_tablo):
         members[user.name] = TabloMember.add(tablo, user, role, added_by=owner)
     invitation = TabloInvitation.invite(tablo, "pending@example.com", Role.EDITOR, invited_by=owner)
     link, token = TabloInviteLink.create(tablo, Role.VIEWER, lifetime=timedelta(days=1), created_by=owner)
+    etudes = Etape.create(tablo, title="Études")
+    Etape.create(tablo, title="Gros œuvre")
+    first_task, second_task = db.session.scalars(select(Task).where(Task.tablo_id == tablo.id).order_by(Task.position))
+    first_task.file_under(etudes.id)
     db.session.commit()
     users = {"stranger": stranger, "viewer": viewer, "editor": editor, "owner": owner}
     elsewhere = {name: Session.open(user, user_agent="elsewhere", ip_address="10.0.0.9")[0] for name, user in users.items()}
@@ -111,7 +122,9 @@ def world(db, make_user, make_tablo):
     db.session.commit()
     ids = {
         "tablo_id": tablo.id,
-        "task_id": db.session.scalar(select(Task.id).where(Task.tablo_id == tablo.id)),
+        "task_id": first_task.id,
+        "second_task_id": second_task.id,
+        "etape_id": etudes.id,
         "member_id": members["Extra"].id,
         "invitation_id": invitation.id,
         "link_id": link.id,
@@ -242,6 +255,15 @@ def cards(page: str) -> list[str]:
     return re.findall(r'class="task-title"[^>]*>([^<]+)</a>', page)
 
 
+def etape_titles(page: str) -> list[str]:
+    return re.findall(r'<h2 id="etape-\d+-title"[^>]*>([^<]+)</h2>', page)
+
+
+def etapes_in_order(o: Outcome) -> list[str]:
+    _db.session.rollback()
+    return list(_db.session.scalars(select(Etape.title).where(Etape.tablo_id == o.ids["tablo_id"]).order_by(Etape.position)))
+
+
 def member_names(page: str) -> list[str]:
     return re.findall(r'<li id="member-\d+">\s*<div>\s*<strong>([^<]*)</strong>', page)
 
@@ -317,6 +339,20 @@ EFFECTS = {
     ("tablos.move_task", "POST"): lambda o: (fresh(Task, o.ids["task_id"]).status, fresh(Task, o.ids["task_id"]).position) == ("done", 0),
     ("tablos.delete_task", "GET"): lambda o: o.title == "Delete task" and fresh(Task, o.ids["task_id"]) is not None,
     ("tablos.delete_task", "POST"): lambda o: fresh(Task, o.ids["task_id"]) is None and len(to_do(o)) == 1,
+    ("etapes.index", "GET"): lambda o: o.title == "Étapes · Shared" and etape_titles(o.page) == ["Études", "Gros œuvre"]
+    and "0 / 1 done" in o.page and "0 / 0 done" in o.page,
+    ("etapes.index", "POST"): lambda o: etapes_in_order(o) == ["Études", "Gros œuvre", "Finitions"]
+    and etape_titles(o.page) == ["Études", "Gros œuvre", "Finitions"],
+    ("etapes.edit", "GET"): lambda o: o.title == "Edit Études · Shared" and 'value="Études"' in o.page,
+    ("etapes.edit", "POST"): lambda o: etapes_in_order(o) == ["Études renamed", "Gros œuvre"] and "Étape saved." in o.page,
+    ("etapes.move", "GET"): lambda o: o.response.location == f"/tablos/{o.ids['tablo_id']}/etapes",
+    ("etapes.move", "POST"): lambda o: etapes_in_order(o) == ["Gros œuvre", "Études"] and etape_titles(o.page) == ["Gros œuvre", "Études"],
+    ("etapes.delete", "GET"): lambda o: o.title == "Delete Études" and "Its task will be ungrouped" in o.page and etapes_in_order(o) == ["Études", "Gros œuvre"],
+    ("etapes.delete", "POST"): lambda o: etapes_in_order(o) == ["Gros œuvre"] and fresh(Task, o.ids["task_id"]).etape_id is None,
+    ("etapes.file_task", "GET"): lambda o: o.response.location == f"/tablos/{o.ids['tablo_id']}/etapes",
+    ("etapes.file_task", "POST"): lambda o: fresh(Task, o.ids["second_task_id"]).etape_id == o.ids["etape_id"] and "0 / 2 done" in o.page,
+    ("etapes.set_etape", "GET"): lambda o: o.response.location == f"/tablos/{o.ids['tablo_id']}/etapes",
+    ("etapes.set_etape", "POST"): lambda o: fresh(Task, o.ids["task_id"]).etape_id is None and "0 / 0 done" in o.page,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,

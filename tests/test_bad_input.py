@@ -16,8 +16,11 @@ from xtablo.models import Tablo
 OPTIONAL_FIELDS = {
     "tablos.create": {"description": "About"},
     "tablos.edit": {"description": "About"},
-    "tablos.create_task": {"description": "Notes", "due_date": "2027-01-05"},
-    "tablos.task": {"description": "Notes", "due_date": "2027-01-05"},
+    "tablos.create_task": {"description": "Notes", "due_date": "2027-01-05", "etape_id": "{etape_id}"},
+    "tablos.task": {"description": "Notes", "due_date": "2027-01-05", "etape_id": "{etape_id}"},
+    "tablos.move_task": {"before": "{second_task_id}", "after": "{task_id}"},
+    "etapes.index": {"description": "About"},
+    "etapes.edit": {"description": "About"},
 }
 # Where a form sends the person back to, when the matrix's choice shows no message (a 404).
 BACK = {"auth.language": {"next": "/account"}}

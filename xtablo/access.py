@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from xtablo.extensions import db
-from xtablo.models import Role, Tablo, TabloMember, Task
+from xtablo.models import Etape, Role, Tablo, TabloMember, Task
 
 REFUSALS = {
     Role.EDITOR: lambda: _("Viewers can look but not change anything here: ask an owner to make you an editor."),
@@ -53,3 +53,15 @@ def get_task_or_404(tablo: Tablo, task_id: int) -> Task:
 
 def get_member_or_404(tablo: Tablo, member_id: int) -> TabloMember:
     return get_of_tablo_or_404(TabloMember, tablo, member_id)
+
+
+def find_of_tablo(model, tablo: Tablo, raw_id):
+    """The `model` row of `tablo` whose id a form sent as text, or None (not a number, another
+    tablo's, deleted): for forms that answer a wrong choice with a sentence rather than a 404."""
+    if not isinstance(raw_id, str) or not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) < 2**31:
+        return None
+    return db.session.scalar(select(model).where(model.id == int(raw_id), model.tablo_id == tablo.id))
+
+
+def get_etape_or_404(tablo: Tablo, etape_id: int) -> Etape:
+    return get_of_tablo_or_404(Etape, tablo, etape_id)

@@ -1,8 +1,10 @@
 from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import ForeignKey, String, Text, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, event, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from xtablo.extensions import db
 from xtablo.models._types import UTCDateTime, utcnow
@@ -22,10 +24,10 @@ class Tablo(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     color: Mapped[str] = mapped_column(String(16), default="blue")
-    # A new random value in the same transaction as any change to the board's cards, so a cached
-    # rendering of the board (xtablo/web/fragments.py) is keyed by what it shows. Random rather
-    # than a counter: SQLite may hand a deleted tablo's id to a new one, which must not meet the
-    # old board's cached cards.
+    # A new random value in the same transaction as any change to what the board's cards show
+    # (renew_board_versions, below), so a cached rendering of the board (xtablo/web/fragments.py)
+    # is keyed by what it shows. Random rather than a counter: SQLite may hand a deleted tablo's
+    # id to a new one, which must not meet the old board's cached cards.
     board_version: Mapped[str] = mapped_column(String(32), default=lambda: uuid4().hex, server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -77,10 +79,6 @@ class Tablo(db.Model):
         IMMEDIATE transactions already serialize writers)."""
         db.session.execute(select(Tablo.id).where(Tablo.id == self.id).with_for_update())
 
-    def board_changed(self) -> None:
-        """Mark the board's cards as changed."""
-        self.board_version = uuid4().hex
-
     def update(self, *, title: str, description: str, color: str) -> None:
         self.title = title.strip()
         self.description = description.strip()
@@ -88,3 +86,30 @@ class Tablo(db.Model):
 
     def delete(self) -> None:
         db.session.delete(self)
+
+
+@event.listens_for(Session, "after_flush")
+def renew_board_versions(session: Session, flush_context) -> None:
+    """Renew the board version of every tablo whose cards this flush changed: a task added,
+    edited, moved, filed or deleted, an étape renamed or deleted (whose tasks the database then
+    ungroups itself, past the ORM). Models say they are drawn on cards with `drawn_on_cards`.
+
+    One UPDATE in the flush's own transaction, so the version can never be renewed without the
+    change, nor the change committed without the version; verbs need not remember it. Writes
+    made past the ORM (`update(Task)`) must also change a row through the ORM in the same flush,
+    as every verb does.
+    """
+    changed = {
+        obj.tablo_id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if getattr(obj, "drawn_on_cards", False) and (obj not in session.dirty or session.is_modified(obj))
+    }
+    if not changed:
+        return
+    version = uuid4().hex
+    table = Tablo.__table__
+    session.connection().execute(update(table).where(table.c.id.in_(changed)).values(board_version=version))
+    for tablo_id in changed:
+        tablo = session.identity_map.get(identity_key(Tablo, tablo_id))
+        if tablo is not None:
+            set_committed_value(tablo, "board_version", version)

@@ -19,17 +19,23 @@ _lock = Lock()
 
 
 def cached(key: Hashable, render: Callable[[], str]) -> Markup:
+    """The HTML `render` draws, drawn once per key."""
+    return remembered(key, lambda: Markup(render()))
+
+
+def remembered(key: Hashable, compute: Callable[[], object]):
+    """The value `compute` returns, computed once per key: HTML, or a small list the key's
+    version decides."""
     with _lock:
-        html = _fragments.get(key)
-        if html is not None:
+        if key in _fragments:
             _fragments.move_to_end(key)
-            return html
-    html = Markup(render())
+            return _fragments[key]
+    value = compute()
     with _lock:
-        _fragments[key] = html
+        _fragments[key] = value
         while len(_fragments) > MAX_ENTRIES:
             _fragments.popitem(last=False)
-    return html
+    return value
 
 
 def clear() -> None:

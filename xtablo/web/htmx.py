@@ -13,6 +13,11 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
 
 
+def triggered_by() -> str | None:
+    """The id of the element whose event made this htmx request (a form, a select), if any."""
+    return request.headers.get("HX-Trigger") if is_htmx() else None
+
+
 def see_other(url: str):
     """Go to `url` after a post: a 303 for a classic form, HX-Redirect for htmx."""
     if is_htmx():

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from xtablo.forms import Form
 from xtablo.models import COLORS, Status
@@ -14,12 +14,12 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 
 
-def title_field(label):
+def title_field(label, max_length=TITLE_MAX):
     return StringField(
         label,
-        validators=[DataRequired(message=_l("Give it a title.")), Length(max=TITLE_MAX, message=_l("Keep the title under %(max)d characters.", max=TITLE_MAX))],
+        validators=[DataRequired(message=_l("Give it a title.")), Length(max=max_length, message=_l("Keep the title under %(max)d characters.", max=max_length))],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
-        render_kw={"maxlength": TITLE_MAX},
+        render_kw={"maxlength": max_length},
     )
 
 
@@ -30,6 +30,31 @@ def description_field(label):
 def status_field(**kwargs):
     return SelectField(_l("Column"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in Status],
                        validators=[InputRequired()], default=Status.TODO.value, **kwargs)
+
+
+class EtapeField(SelectField):
+    """"Étape": one of the tablo's étapes, or none. The view gives the choices (`offer`); a value
+    that is not among them (another tablo's étape, a deleted one, not a number) is refused with a
+    sentence, before anything is written. `etape_id` is the choice as an id, or None."""
+
+    def __init__(self, label=_l("Étape"), **kwargs):
+        super().__init__(label, choices=[], default="", **kwargs)
+
+    def offer(self, etapes) -> "EtapeField":
+        """Offer the tablo's étapes, (id, title) pairs in order."""
+        self.choices = [SelectChoice("", _l("No étape"))] + [SelectChoice(str(etape_id), title) for etape_id, title in etapes]
+        return self
+
+    def process_data(self, value):
+        self.data = "" if value is None else str(value)
+
+    def pre_validate(self, form):
+        if self.data not in {choice.value for choice in self.choices}:
+            raise ValidationError(_l("Choose one of this tablo's étapes, or none."))
+
+    @property
+    def etape_id(self) -> int | None:
+        return int(self.data) if self.data else None
 
 
 class TabloForm(Form):
@@ -44,6 +69,7 @@ class EditTaskForm(Form):
     title = title_field(_l("Task"))
     description = description_field(_l("Notes (optional)"))
     due_date = DateField(_l("Due date (optional)"), validators=[Optional()])
+    etape_id = EtapeField()
 
 
 class TaskForm(EditTaskForm):
@@ -64,6 +90,10 @@ class MoveForm(Form):
         render_kw={"min": 1},
         id="move-position",
     )
+    # The cards it was dropped between, sent by drag and drop (xtablo/static/js/app.js): on a
+    # board filtered by étape, the position counts only the cards shown (Task.move).
+    before = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)], widget=HiddenField.widget)
+    after = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)], widget=HiddenField.widget)
 
 
 class ConfirmForm(Form):

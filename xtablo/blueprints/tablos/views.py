@@ -3,7 +3,8 @@
 /                                          GET         home: "My tablos" once signed in
 /tablos                                    GET         My tablos
 /tablos/new                                GET, POST   create a tablo
-/tablos/<id>                               GET         the tablo's Tasks tab (the board)
+/tablos/<id>                               GET         the tablo's Tasks tab (the board); ?etape=<id>|none
+                                                       shows only an étape's tasks (or those without)
 /tablos/<id>/edit                          GET, POST   rename, describe, recolour
 /tablos/<id>/delete                        GET, POST   confirm, then delete with its tasks
 /tablos/<id>/tasks                         POST        add a task (GET: back to the board)
@@ -12,6 +13,8 @@
 /tablos/<id>/tasks/<task_id>/delete        GET, POST   confirm, then delete a task
 
 Every post answers an htmx request with the board partial and a classic one with a redirect.
+The board's filter travels in the query string of the form's action (`?etape=`), so the answer to
+a post made on a filtered board is that filtered board.
 A refused post without JavaScript is answered on the spot, with the form and its errors; the
 address it leaves in the address bar answers GET too (with a redirect to the page it belongs
 to), so reloading it or opening it again never meets a 405.
@@ -28,14 +31,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from xtablo.access import get_task_or_404, get_tablo_or_404
+from xtablo.access import find_of_tablo, get_task_or_404, get_tablo_or_404
 from xtablo.blueprints.tablos import bp
 from xtablo.blueprints.tablos.forms import ConfirmForm, EditTaskForm, MoveForm, TabloForm, TaskForm
 from xtablo.extensions import db
-from xtablo.models import Role, Tablo, Task, TaskDeleted
+from xtablo.models import NO_ETAPE, Etape, EtapeDeleted, Role, Tablo, Task, TaskDeleted
 from xtablo.web import fragments
 from xtablo.web.dates import short_date
-from xtablo.web.htmx import after_settle, is_htmx, see_other
+from xtablo.web.htmx import after_settle, is_htmx, see_other, triggered_by
 
 
 @bp.before_request
@@ -67,7 +70,9 @@ def create():
 @bp.get("/tablos/<id:tablo_id>")
 def show(tablo_id: int):
     tablo = get_tablo_or_404(tablo_id)
-    return render_board(tablo, TaskForm(formdata=None))
+    response = render_board(tablo, new_task_form(tablo))
+    # A filter chosen on the page (htmx): the focus stays on the filter.
+    return after_settle(response, focus="#etape-filter") if triggered_by() == "board-filter" else response
 
 
 @bp.route("/tablos/<id:tablo_id>/edit", methods=["GET", "POST"])
@@ -100,7 +105,28 @@ def task_deleted(error):
     """Someone deleted the task while this request was about to change it."""
     db.session.rollback()
     flash(_("That task was deleted meanwhile."), "error")
-    return see_other(url_for("tablos.show", tablo_id=request.view_args["tablo_id"]))
+    return see_other(board_url(request.view_args["tablo_id"]))
+
+
+@bp.errorhandler(EtapeDeleted)
+def etape_deleted(error):
+    """Someone deleted the étape this request was filing a task under."""
+    db.session.rollback()
+    flash(_("That étape was deleted meanwhile."), "error")
+    return see_other(board_url(request.view_args["tablo_id"]))
+
+
+class UnknownEtape(LookupError):
+    """The board's `?etape=` names no étape of this tablo."""
+
+
+@bp.errorhandler(UnknownEtape)
+def unknown_etape(error):
+    """A filter by an étape that does not exist (a stale link, a typo): the whole board, with a
+    sentence saying so, rather than an error page."""
+    tablo = get_tablo_or_404(request.view_args["tablo_id"])
+    return render_board(tablo, new_task_form(tablo, filtered=False), status=404, filtered=False,
+                        filter_error=_("There is no such étape on this tablo (it may have been deleted): here are all the tasks."))
 
 
 @bp.route("/tablos/<id:tablo_id>/tasks", methods=["GET", "POST"])
@@ -110,16 +136,18 @@ def create_task(tablo_id: int):
         return redirect(url_for("tablos.show", tablo_id=get_tablo_or_404(tablo_id).id))
     tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR)
     form = TaskForm()
+    form.etape_id.offer(etapes_of(tablo))
     if form.validate_on_submit():
-        task = Task.create(tablo, title=form.title.data, description=form.description.data or "", due_date=form.due_date.data, status=form.status.data)
+        task = Task.create(tablo, title=form.title.data, description=form.description.data or "", due_date=form.due_date.data,
+                           status=form.status.data, etape_id=form.etape_id.etape_id)
         # Read before the commit: afterwards the task may already be someone else's to delete.
         announce = _("“%(title)s” added to %(column)s.", title=task.title, column=task.status_label)
         anchor = f"task-{task.id}"
         db.session.commit()
         if is_htmx():
-            response = render_board(tablo, TaskForm(formdata=None, status=form.status.data), adding=True)
+            response = render_board(tablo, new_task_form(tablo, status=form.status.data, etape_id=form.etape_id.data), adding=True)
             return after_settle(response, announce=announce, focus="#title")
-        return see_other(url_for("tablos.show", tablo_id=tablo.id, _anchor=anchor))
+        return see_other(board_url(tablo.id, _anchor=anchor))
     return refused(render_board(tablo, form, status=422), form)
 
 
@@ -128,8 +156,10 @@ def task(tablo_id: int, task_id: int):
     tablo = get_tablo_or_404(tablo_id, role=Role.EDITOR if request.method == "POST" else Role.VIEWER)
     task = get_task_or_404(tablo, task_id)
     form = EditTaskForm(obj=task)
+    form.etape_id.offer(etapes_of(tablo))
     if form.validate_on_submit():
-        task.update(title=form.title.data, description=form.description.data or "", due_date=form.due_date.data)
+        task.update(title=form.title.data, description=form.description.data or "", due_date=form.due_date.data,
+                    etape_id=form.etape_id.etape_id)
         db.session.commit()
         flash(_("Task saved."), "info")
         return see_other(url_for("tablos.show", tablo_id=tablo_id, _anchor=f"task-{task_id}"))
@@ -147,16 +177,18 @@ def move_task(tablo_id: int, task_id: int):
     task = get_task_or_404(tablo, task_id)
     form = MoveForm()
     if form.validate_on_submit():
-        task.move(form.status.data, form.position.data - 1)
+        task.move(form.status.data, form.position.data - 1, before=form.before.data, after=form.after.data)
         announce = _("“%(title)s” moved to %(column)s, position %(position)d.",
                      title=task.title, column=task.status_label, position=task.position + 1)
         db.session.commit()
         if is_htmx():
-            return after_settle(render_board(tablo, TaskForm(formdata=None)), announce=announce, focus=f"#task-{task_id} .task-title")
-        return see_other(url_for("tablos.show", tablo_id=tablo.id, _anchor=f"task-{task_id}"))
+            return after_settle(render_board(tablo, new_task_form(tablo)), announce=announce, focus=f"#task-{task_id} .task-title")
+        return see_other(board_url(tablo.id, _anchor=f"task-{task_id}"))
     if is_htmx():
-        return refused(render_board(tablo, TaskForm(formdata=None), status=422, move_errors=form.errors), form)
-    return render_task(tablo, task, EditTaskForm(formdata=None, obj=task), form, status=422)
+        return refused(render_board(tablo, new_task_form(tablo), status=422, move_errors=form.errors), form)
+    edit_form = EditTaskForm(formdata=None, obj=task)
+    edit_form.etape_id.offer(etapes_of(tablo))
+    return render_task(tablo, task, edit_form, form, status=422)
 
 
 @bp.route("/tablos/<id:tablo_id>/tasks/<id:task_id>/delete", methods=["GET", "POST"])
@@ -184,27 +216,71 @@ def render_task(tablo: Tablo, task: Task, form: EditTaskForm, move_form: MoveFor
     return render_template("tablos/task.html", tablo=tablo, task=task, form=form, move_form=move_form), status
 
 
-def render_board(tablo: Tablo, task_form: TaskForm, status: int = 200, **context):
-    """The Tasks tab: the whole page, or for htmx the board partial the page includes."""
+def render_board(tablo: Tablo, task_form: TaskForm, status: int = 200, filtered: bool = True, **context):
+    """The Tasks tab: the whole page, or for htmx the board partial the page includes. The board
+    shows the tasks of the étape the query string names (`?etape=`), unless not `filtered`."""
+    shown = board_filter(tablo) if filtered else None
     template = "tablos/_board.html" if is_htmx() else "tablos/show.html"
-    context.update(tablo=tablo, columns_html=board_columns(tablo), task_form=task_form, task_fields=task_fields(task_form))
+    context.update(tablo=tablo, shown=shown, etapes=etapes_of(tablo), columns_html=board_columns(tablo, shown),
+                   task_form=task_form, task_fields=task_fields(tablo, task_form), board_args=board_args(shown))
     return make_response(render_template(template, **context), status)
 
 
-def task_fields(form: TaskForm) -> Markup:
-    """The "Add a task" fields: drawn live when they carry input or errors, else from the cache."""
+def board_filter(tablo: Tablo):
+    """The board's filter from the query string: None (every task), NO_ETAPE, or the id of one of
+    the tablo's étapes; UnknownEtape for anything else."""
+    raw = request.args.get("etape", "")
+    if raw in ("", NO_ETAPE):
+        return raw or None
+    etape = find_of_tablo(Etape, tablo, raw)
+    if etape is None:
+        raise UnknownEtape(raw)
+    return etape.id
+
+
+def board_args(shown) -> dict:
+    """The query string that keeps the board's filter (posts made on it answer with it)."""
+    return {} if shown is None else {"etape": shown}
+
+
+def board_url(tablo_id: int, **values) -> str:
+    """The board, filtered as the request that leads there was (a post's `?etape=`)."""
+    shown = request.args.get("etape", "")
+    return url_for("tablos.show", tablo_id=tablo_id, **({"etape": shown} if shown else {}), **values)
+
+
+def etapes_of(tablo: Tablo) -> list:
+    """The tablo's étapes as (id, title) rows, remembered per version of the board: renaming,
+    adding or deleting one renews it (Etape.drawn_on_cards), so a board view costs no query."""
+    key = ("etapes", tablo.id, tablo.board_version)
+    return fragments.remembered(key, lambda: [(etape.id, etape.title) for etape in Etape.of(tablo)])
+
+
+def new_task_form(tablo: Tablo, filtered: bool = True, **data) -> TaskForm:
+    """An empty "Add a task" form; on a board filtered by an étape, it files under that étape."""
+    if filtered and "etape_id" not in data and (raw := request.args.get("etape", "")).isdigit():
+        data["etape_id"] = raw
+    form = TaskForm(formdata=None, **data)
+    form.etape_id.offer(etapes_of(tablo))
+    return form
+
+
+def task_fields(tablo: Tablo, form: TaskForm) -> Markup:
+    """The "Add a task" fields: drawn live when they carry input or errors, else from the cache
+    (per version of the board: they offer its étapes)."""
     render = lambda: Markup(render_template("tablos/_task_fields.html", form=form))  # noqa: E731
     if form.errors or form.title.data:
         return render()
-    return fragments.cached(("task-fields", form.status.data, str(get_locale())), render)
+    key = ("task-fields", tablo.id, tablo.board_version, form.status.data, form.etape_id.data, str(get_locale()))
+    return fragments.cached(key, render)
 
 
-def board_columns(tablo: Tablo) -> Markup:
-    """The board's columns, drawn once per version of the board, kind of reader (who may move
-    cards or not), language and day (due dates say "today", "overdue"), in each worker."""
+def board_columns(tablo: Tablo, shown) -> Markup:
+    """The board's columns, drawn once per version of the board, filter, kind of reader (who may
+    move cards or not), language and day (due dates say "today", "overdue"), in each worker."""
     editable = tablo.current_role.allows(Role.EDITOR)
     today = date.today()
-    key = ("board", tablo.id, tablo.board_version, editable, str(get_locale()), today)
+    key = ("board", tablo.id, tablo.board_version, shown, editable, str(get_locale()), today)
     return fragments.cached(key, lambda: render_template(
-        "tablos/_columns.html", tablo=tablo, columns=Task.board(tablo), editable=editable, today=today, short_date=short_date,
+        "tablos/_columns.html", tablo=tablo, columns=Task.board(tablo, shown), editable=editable, today=today, short_date=short_date,
     ))

@@ -24,15 +24,38 @@
         onEnd: function (event) {
           if (event.from === event.to && event.oldIndex === event.newIndex) return;
           var item = event.item;
-          var url = moveUrl.replace(/\/0\/move$/, "/" + item.id.replace("task-", "") + "/move");
-          htmx.ajax("POST", url, {
-            source: item,
-            target: "#board",
-            swap: "outerHTML",
-            values: { status: event.to.dataset.status, position: event.newIndex + 1 },
-          });
+          var url = moveUrl.replace("/tasks/0/move", "/tasks/" + item.id.replace("task-", "") + "/move");
+          // The neighbours say where it landed: a board filtered by étape shows only some cards
+          // of each column, so the index among them is not the card's place in the column.
+          var values = { status: event.to.dataset.status, position: event.newIndex + 1 };
+          var next = item.nextElementSibling, previous = item.previousElementSibling;
+          if (next) values.before = next.id.replace("task-", "");
+          else if (previous) values.after = previous.id.replace("task-", "");
+          htmx.ajax("POST", url, { source: item, target: "#board", swap: "outerHTML", values: values });
         },
       });
+    });
+  }
+
+  // Étapes are dragged the same way (etapes/_etapes.html): the list posts the étape's new place
+  // (1-based) to the étape's "move" address, and htmx swaps in the tab the server answers with.
+  function initEtapes(root) {
+    var list = root.querySelector ? root.querySelector(".etape-list[data-move-url]") : null;
+    if (!list || typeof Sortable === "undefined") return;
+    var moveUrl = list.dataset.moveUrl;
+    Sortable.create(list, {
+      animation: 120,
+      delay: 200,
+      delayOnTouchOnly: true,
+      touchStartThreshold: 5,
+      filter: "a, button, input, select, textarea, label, summary",
+      preventOnFilter: false,
+      onEnd: function (event) {
+        if (event.oldIndex === event.newIndex) return;
+        var item = event.item;
+        var url = moveUrl.replace("/etapes/0/move", "/etapes/" + item.id.replace("etape-", "") + "/move");
+        htmx.ajax("POST", url, { source: item, target: "#etapes-tab", swap: "outerHTML", values: { position: event.newIndex + 1 } });
+      },
     });
   }
 
@@ -40,8 +63,12 @@
   // drag left them, an order the server never saved: fetch the board as the server has it.
   document.addEventListener("htmx:responseError", function (event) {
     var board = document.querySelector("#board .board");
-    if (!board || !/\/move$/.test(event.detail.pathInfo.requestPath)) return;
-    htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
+    var path = event.detail.pathInfo.requestPath;
+    if (board && /\/tasks\/\d+\/move(\?|$)/.test(path)) {
+      htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
+    } else if (document.getElementById("etapes-tab") && /\/etapes\/\d+\/move$/.test(path)) {
+      htmx.ajax("GET", path.replace(/\/\d+\/move$/, ""), { target: "#etapes-tab", swap: "outerHTML" });
+    }
   });
 
   // After an htmx swap the server says (HX-Trigger-After-Settle, xtablo/web/htmx.py) where the
@@ -68,6 +95,7 @@
     if (relay) relay.submit();
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
+      htmx.onLoad(initEtapes);
     } else {
       initBoard(document);
     }
