@@ -84,6 +84,7 @@ class LiveServer:
     backend: str
     log: Path
     access_log: Path
+    database_url: str = ""  # for tests that check what the server wrote
 
 
 def mailed_link(server: LiveServer, to: str, path: str) -> str:
@@ -138,7 +139,7 @@ def live_server(backend, worker_id, testrun_uid, tmp_path_factory, provider_env)
                 if time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not answer {url}/healthz within {STARTUP_TIMEOUT} s:\n{tail(log)}")
                 time.sleep(0.1)
-            yield LiveServer(url=url, backend=backend, log=log, access_log=tmp_dir / "access.log")
+            yield LiveServer(url=url, backend=backend, log=log, access_log=tmp_dir / "access.log", database_url=database["DATABASE_URL"])
         finally:
             stop(process)
     finally:
