@@ -42,3 +42,14 @@ def after_settle(response, *, announce: str | None = None, focus: str | None = N
     if events and is_htmx():
         response.headers["HX-Trigger-After-Settle"] = json.dumps(events)
     return response
+
+
+def refused(response, form, focus: str | None = None):
+    """A refused htmx post: say what is wrong (every error of `form`), and put the focus on the
+    field to fix (`focus`, else the first field with an error)."""
+    messages = " ".join(str(message) for field in form for message in field.errors)
+    if not messages:
+        return response
+    if focus is None:
+        focus = "#" + next(field for field in form if field.errors).id
+    return after_settle(response, announce=messages, focus=focus)

@@ -29,7 +29,7 @@ from xtablo.blueprints.tablos.views import etapes_of
 from xtablo.extensions import db
 from xtablo.forms import Form
 from xtablo.models import Etape, EtapeDeleted, Role, Status, Tablo, Task, TaskDeleted
-from xtablo.web.htmx import after_settle, is_htmx, see_other
+from xtablo.web.htmx import after_settle, is_htmx, refused, see_other
 
 STATUS_ORDER = {status.value: index for index, status in enumerate(Status)}
 
@@ -171,15 +171,6 @@ def filed(tablo: Tablo, etape_id: int | None, announce: str, focus: str | None):
 def back_to_tab(tablo_id: int):
     """The address a refused post without JavaScript leaves in the address bar: the tab."""
     return redirect(url_for("etapes.index", tablo_id=get_tablo_or_404(tablo_id).id))
-
-
-def refused(response, form, focus: str | None = None):
-    """A refused htmx post: say what is wrong, and put the focus on the field to fix."""
-    first = next((field for field in form if field.errors), None)
-    messages = " ".join(str(message) for field in form for message in field.errors)
-    if focus is None and first is not None:
-        focus = f"#{first.id}"
-    return after_settle(response, announce=messages or None, focus=focus if messages else None)
 
 
 def render_etapes(tablo: Tablo, form: EtapeForm, status: int = 200, **context):

@@ -38,7 +38,7 @@ from xtablo.extensions import db
 from xtablo.models import NO_ETAPE, Etape, EtapeDeleted, Role, Tablo, Task, TaskDeleted
 from xtablo.web import fragments
 from xtablo.web.dates import short_date
-from xtablo.web.htmx import after_settle, is_htmx, see_other, triggered_by
+from xtablo.web.htmx import after_settle, is_htmx, refused, see_other, triggered_by
 
 
 @bp.before_request
@@ -203,13 +203,6 @@ def delete_task(tablo_id: int, task_id: int):
         flash(_("Task “%(title)s” deleted.", title=title), "info")
         return see_other(url_for("tablos.show", tablo_id=tablo.id))
     return render_template("tablos/delete_task.html", tablo=tablo, task=task, form=form)
-
-
-def refused(response, form):
-    """A refused htmx post: say what is wrong, and put the focus on the first field to fix."""
-    first = next((field for field in form if field.errors), None)
-    messages = " ".join(str(message) for field in form for message in field.errors)
-    return after_settle(response, announce=messages, focus=f"#{first.id}" if first is not None else None)
 
 
 def render_task(tablo: Tablo, task: Task, form: EditTaskForm, move_form: MoveForm, status: int = 200):
