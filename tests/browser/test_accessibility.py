@@ -5,7 +5,7 @@ A and AA and its best practices, on each page as a person reaches it: signed out
 a tablo with cards, as a viewer of it. The colour-contrast rule measures what chromium draws, so
 the dark run checks the dark theme (`color_scheme="dark"`). The script is injected through
 Playwright, with the page's Content-Security-Policy bypassed for this module only: the app's CSP
-rightly refuses a script it does not serve.
+rightly refuses a script it does not serve. The étape pages (issue 9) have a test of their own.
 """
 
 import re
@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT, LiveServer
+from tests.browser.etape_steps import add_etape, etape, expect_progress, filter_board, open_tab
 from tests.browser.test_board_flow import (
     PASSWORD, add_task, card, column_list, create_tablo, expect_column, sign_up, verify_email, wait_for_board_ready,
 )
@@ -163,3 +164,57 @@ def test_only_an_editor_s_cards_look_draggable(page: Page, browser: Browser, liv
         assert card(viewer, "Write the brief").evaluate(cursor) == "auto"
     finally:
         viewer_context.close()
+
+
+@pytest.mark.parametrize("context_options", SCHEMES)
+def test_the_etape_pages_have_no_axe_violations(page: Page, browser: Browser, live_server: LiveServer, context_options: dict) -> None:
+    """Issue 9's pages with étapes, tasks in them and progress under way, as the owner and as a viewer."""
+    axe = Axe()
+    viewer_context = other_person(browser, live_server, context_options)
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        page.goto(board_url)
+        open_tab(page, "Étapes")
+        add_etape(page, "Design", "Sketches, plans and the permit")
+        add_etape(page, "Building")
+        for task, column in [("Write the brief", "To do"), ("Print the badges", "Done")]:
+            etape(page, "Design").get_by_label("Add a task to this étape").select_option(label=f"{task} ({column})")
+            etape(page, "Design").get_by_role("button", name="Add", exact=True).click()
+            expect(etape(page, "Design").get_by_role("link", name=task, exact=True)).to_be_visible()
+        expect_progress(page, "Design", 1, 2)
+        page.get_by_text("Add an étape").click()
+        page.get_by_role("button", name="Add étape").click()  # no title
+        expect(page.locator("#title-error")).to_be_visible()
+        axe.check(page, "étapes, as the owner, with an error in the form")
+        page.reload()
+        axe.check(page, "étapes, as the owner")
+        etape(page, "Design").get_by_role("link", name="Edit Design").click()
+        axe.check(page, "edit étape")
+        page.go_back()
+        etape(page, "Design").get_by_role("link", name="Delete… Design").click()
+        axe.check(page, "delete étape")
+        page.go_back()
+        etape(page, "Design").get_by_role("link", name="Show on the board Design").click()
+        expect(page).to_have_url(re.compile(r"\?etape=\d+$"))
+        page.get_by_text("Add a task").click()
+        wait_for_board_ready(page)
+        axe.check(page, "board filtered by an étape, as the owner")
+        filter_board(page, "Without étape")
+        expect(page).to_have_url(re.compile(r"\?etape=none$"))
+        expect_column(page, "To do", ["Book the venue"])
+        wait_for_board_ready(page)
+        axe.check(page, "board without étape, as the owner")
+
+        viewer.goto(board_url)
+        open_tab(viewer, "Étapes")
+        expect_progress(viewer, "Design", 1, 2)
+        axe.check(viewer, "étapes, as a viewer")
+        open_tab(viewer, "Tasks")
+        filter_board(viewer, "Design")
+        expect_column(viewer, "Done", ["Print the badges"])
+        axe.check(viewer, "board filtered by an étape, as a viewer")
+    finally:
+        viewer_context.close()
+
+    assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"

@@ -21,7 +21,7 @@ from tests.browser.conftest import LiveServer, PageLog, mailed_link
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 PASSWORD = "correct horse battery"
-MOVE_URL = re.compile(r"/tablos/\d+/tasks/\d+/move$")
+MOVE_URL = re.compile(r"/tablos/\d+/tasks/\d+/move(\?etape=\w+)?$")  # a filtered board keeps its filter
 DUPLICATE_IDS = """() => {
   const counts = new Map();
   for (const element of document.querySelectorAll("[id]")) counts.set(element.id, (counts.get(element.id) || 0) + 1);

@@ -93,3 +93,81 @@ def test_a_french_browser_meets_no_english_sentence(page: Page, live_server: Liv
     page.get_by_role("navigation", name="Menu principal").get_by_role("button", name="Se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     no_english(page)
+
+
+@pytest.mark.parametrize("context_options", [{"locale": "fr-FR"}], ids=["fr-FR"])
+def test_a_french_browser_meets_no_english_on_the_etape_pages(page: Page) -> None:
+    """Issue 9: the Étapes tab empty, with an error, with étapes, tasks and progress; an étape's
+    pages; the board filtered by étape. Its one-word buttons, which the catalogue check above
+    leaves out, are read by name."""
+    page.goto("/signup")
+    page.get_by_label("Votre nom").fill("Inès")
+    page.get_by_label("Adresse e-mail").fill(f"ines-{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer un compte").click()
+    page.get_by_role("link", name="Nouveau tablo").click()
+    page.get_by_label("Titre").fill("Rénovation")
+    page.get_by_role("button", name="Créer le tablo").click()
+    expect(page.get_by_role("heading", name="Rénovation", level=1)).to_be_visible()
+    tabs = page.get_by_role("navigation", name="Sections du tablo")
+
+    tabs.get_by_role("link", name="Étapes").click()
+    expect(page.get_by_text("Aucune étape pour l’instant.")).to_be_visible()
+    no_english(page)
+    page.get_by_text("Ajouter une étape").click()
+    page.get_by_role("button", name="Ajouter l’étape").click()  # no title
+    expect(page.get_by_text("Donnez-lui un titre.")).to_be_visible()
+    no_english(page)
+    page.get_by_label("Titre").fill("Études")
+    page.get_by_label("Description (facultative)").fill("Plans et permis")
+    page.get_by_role("button", name="Ajouter l’étape").click()
+    expect(page.get_by_role("heading", name="Études", level=2)).to_be_visible()
+    page.get_by_label("Titre").fill("Gros œuvre")
+    page.get_by_role("button", name="Ajouter l’étape").click()
+    expect(page.get_by_role("heading", name="Gros œuvre", level=2)).to_be_visible()
+    no_english(page)
+
+    tabs.get_by_role("link", name="Tâches").click()
+    new_task = page.locator("details.new-task")
+    new_task.get_by_text("Ajouter une tâche").click()
+    for title, etape in [("Poser le carrelage", "Études"), ("Peindre", "Aucune étape")]:
+        new_task.get_by_label("Tâche", exact=True).fill(title)
+        new_task.get_by_label("Étape", exact=True).select_option(label=etape)
+        new_task.get_by_role("button", name="Ajouter la tâche").click()
+        expect(page.locator("#column-todo").get_by_role("link", name=title, exact=True)).to_be_visible()
+    expect(page.locator(".task").filter(has_text="Poser le carrelage").locator(".etape-mark")).to_have_text("Étape : Études")
+    no_english(page)
+
+    tabs.get_by_role("link", name="Étapes").click()
+    expect(page.get_by_text("1 tâche n’a pas d’étape.")).to_be_visible()
+    expect(page.get_by_role("link", name="La voir sur le tableau")).to_be_visible()
+    gros_oeuvre = page.locator("li.etape").filter(has=page.get_by_role("heading", name="Gros œuvre"))
+    gros_oeuvre.get_by_label("Ajouter une tâche à cette étape").select_option(label="Peindre (À faire)")
+    gros_oeuvre.get_by_role("button", name="Ajouter", exact=True).click()
+    expect(gros_oeuvre.get_by_role("link", name="Peindre")).to_be_visible()
+    expect(gros_oeuvre.locator(".progress-text")).to_have_text("0 / 1 terminée")
+    expect(page.get_by_text("0 tâche n’a pas d’étape.")).to_be_visible()
+    no_english(page)
+    etudes = page.locator("li.etape").filter(has=page.get_by_role("heading", name="Études"))
+    for button in ("Retirer « Poser le carrelage » de cette étape", "Monter Études", "Descendre Études"):
+        expect(etudes.get_by_role("button", name=button, exact=True)).to_be_visible()
+    for link in ("Voir sur le tableau Études", "Modifier Études", "Supprimer… Études"):
+        expect(etudes.get_by_role("link", name=link, exact=True)).to_be_visible()
+
+    etudes.get_by_role("link", name="Modifier Études").click()
+    expect(page.get_by_role("heading", name="Modifier l’étape")).to_be_visible()
+    no_english(page)
+    page.get_by_role("link", name="Supprimer cette étape…").click()
+    expect(page.get_by_text("Sa tâche sera détachée : elle reste sur le tableau, dans sa colonne, sans étape.")).to_be_visible()
+    no_english(page)
+    page.get_by_role("link", name="Annuler").click()
+
+    etudes.get_by_role("link", name="Voir sur le tableau Études").click()
+    expect(page).to_have_url(re.compile(r"\?etape=\d+$"))
+    expect(page.get_by_label("Filtrer par étape")).to_be_visible()
+    expect(page.get_by_role("link", name="Afficher toutes les tâches")).to_be_visible()
+    no_english(page)
+    page.get_by_label("Filtrer par étape").select_option(label="Sans étape")
+    expect(page).to_have_url(re.compile(r"\?etape=none$"))
+    no_english(page)
