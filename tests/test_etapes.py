@@ -175,10 +175,18 @@ def test_htmx_create_answers_with_the_tab_and_keeps_the_form_open_for_the_next(c
 def test_reorder_with_the_buttons_keeps_the_focus_on_the_button(client, db, tablo):
     first, second, third = add_etapes(client, tablo, "One", "Two", "Three")
     page = client.get(f"/tablos/{tablo.id}/etapes").text
-    # The buttons post the place one up or one down; at the ends, the place it already has.
+    # The buttons post the place one up or one down; at the ends, the first place or one past the last.
     ups = re.findall(r'name="position" value="(\d+)">\s*<button type="submit" class="button small move-up"', page)
     downs = re.findall(r'name="position" value="(\d+)">\s*<button type="submit" class="button small move-down"', page)
-    assert (ups, downs) == (["1", "1", "2"], ["2", "3", "3"])
+    assert (ups, downs) == (["1", "1", "2"], ["2", "3", "4"])
+    # At the ends they say so, and keep the focus where it was.
+    response = client.post(f"/tablos/{tablo.id}/etapes/{third}/move", data={"position": "4"}, headers=HTMX)
+    assert json.loads(response.headers["HX-Trigger-After-Settle"]) == {
+        "xtablo:announce": "“Three” is already the last étape.", "xtablo:focus": f"#etape-{third} .move-down"}
+    response = client.post(f"/tablos/{tablo.id}/etapes/{first}/move", data={"position": "1"}, headers=HTMX)
+    assert json.loads(response.headers["HX-Trigger-After-Settle"]) == {
+        "xtablo:announce": "“One” is already the first étape.", "xtablo:focus": f"#etape-{first} .move-up"}
+    assert etapes_of(db, tablo) == [("One", 0), ("Two", 1), ("Three", 2)]
 
     response = client.post(f"/tablos/{tablo.id}/etapes/{third}/move", data={"position": "2"}, headers=HTMX)
     assert response.status_code == 200

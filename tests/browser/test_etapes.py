@@ -171,8 +171,6 @@ def test_reorder_etapes_with_the_keyboard_and_by_drag_and_drop(page: Page) -> No
     expect_etapes(page, ["Design", "Building", "Finishing"])
 
 
-@pytest.mark.xfail(strict=True, reason="etapes.move sends the focus to the étape's 'Move up' whenever it did not move down "
-                   "(`etape.position > before` is False at the end): 'Move down' on the last étape loses the focus")
 def test_move_down_on_the_last_etape_keeps_the_focus_on_it(page: Page) -> None:
     sign_up(page, "Lou")
     create_tablo(page, "Ends")
@@ -184,7 +182,7 @@ def test_move_down_on_the_last_etape_keeps_the_focus_on_it(page: Page) -> None:
     expect(move_down).to_have_attribute("aria-disabled", "true")
     tab_to(page, move_down)
     page.keyboard.press("Enter")
-    expect(page.locator("#announcer")).to_have_text("Étape “Last” moved to position 2.")
+    expect(page.locator("#announcer")).to_have_text("“Last” is already the last étape.")
     expect_etapes(page, ["First", "Last"])
     expect(move_down).to_be_focused(timeout=1_000)  # the announcement came after the focus
 

@@ -88,11 +88,16 @@ def move(tablo_id: int, etape_id: int):
     etape = get_etape_or_404(tablo, etape_id)
     form = EtapeMoveForm()
     if form.validate_on_submit():
-        before = etape.position
-        etape.move(form.position.data - 1)
-        announce = _("Étape “%(title)s” moved to position %(position)d.", title=etape.title, position=etape.position + 1)
-        # The focus stays on the button that moved it (both stay, even at the ends of the list).
-        focus = f"#etape-{etape_id} .move-{'down' if etape.position > before else 'up'}"
+        before, wanted = etape.position, form.position.data - 1
+        etape.move(wanted)
+        if etape.position != before:
+            announce = _("Étape “%(title)s” moved to position %(position)d.", title=etape.title, position=etape.position + 1)
+        elif wanted > before:
+            announce = _("“%(title)s” is already the last étape.", title=etape.title)
+        else:
+            announce = _("“%(title)s” is already the first étape.", title=etape.title)
+        # The focus stays on the button that was pressed (both stay, even at the ends of the list).
+        focus = f"#etape-{etape_id} .move-{'down' if wanted > before else 'up'}"
         db.session.commit()
         if is_htmx():
             return after_settle(render_etapes(tablo, EtapeForm(formdata=None)), announce=announce, focus=focus)
