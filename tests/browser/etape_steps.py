@@ -107,12 +107,12 @@ ETAPE_DRAG_STATE = """([draggedId, aboveId, x, y]) => {
 
 
 def drag_etape(page: Page, title: str, above: str) -> None:
-    """Drag an étape by its title with the mouse to just above the étape `above`; then wait for
+    """Drag an étape by its grip with the mouse to just above the étape `above`; then wait for
     the tab the server answers with, swapped in by htmx."""
     wait_for_etapes_ready(page)
     dragged, target = etape(page, title), etape(page, above)
     dragged_id, target_id = dragged.get_attribute("id"), target.get_attribute("id")
-    grab = dragged.locator("h2").bounding_box()
+    grab = dragged.locator(".drag-handle").bounding_box()
     box = target.bounding_box()
     x, y = grab["x"] + grab["width"] / 2, grab["y"] + grab["height"] / 2
     end_x, end_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 4

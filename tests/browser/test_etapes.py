@@ -260,6 +260,7 @@ def test_a_viewer_reads_etapes_and_changes_nothing(page: Page, browser: Browser,
         expect(viewer.locator(".etape-list")).not_to_have_attribute("data-move-url", re.compile(".*"))
         assert viewer.evaluate("() => typeof Sortable") == "undefined"
         assert etape(viewer, "Design").evaluate("(item) => getComputedStyle(item).cursor") == "auto"
+        expect(viewer.locator(".drag-handle")).to_have_count(0)
         posts = []
         viewer.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
         grab = etape(viewer, "Building").locator("h2").bounding_box()

@@ -45,11 +45,7 @@
     var moveUrl = list.dataset.moveUrl;
     Sortable.create(list, {
       animation: 120,
-      delay: 200,
-      delayOnTouchOnly: true,
-      touchStartThreshold: 5,
-      filter: "a, button, input, select, textarea, label, summary",
-      preventOnFilter: false,
+      handle: ".drag-handle",
       onEnd: function (event) {
         if (event.oldIndex === event.newIndex) return;
         var item = event.item;
