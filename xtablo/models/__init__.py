@@ -1,6 +1,7 @@
 """The domain: one module per aggregate. Verbs flush, views commit once per request."""
 
 from xtablo.models.etape import Etape, EtapeDeleted
+from xtablo.models.event import TabloEvent
 from xtablo.models.identity import UserIdentity
 from xtablo.models.membership import MembershipError, Role, TabloInvitation, TabloInviteLink, TabloMember, TabloRemoval
 from xtablo.models.session import Session
@@ -9,6 +10,6 @@ from xtablo.models.task import NO_ETAPE, Status, Task, TaskDeleted
 from xtablo.models.user import User
 
 __all__ = [
-    "COLORS", "NO_ETAPE", "Etape", "EtapeDeleted", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloInvitation", "TabloInviteLink",
+    "COLORS", "NO_ETAPE", "Etape", "EtapeDeleted", "MembershipError", "Role", "Session", "Status", "Tablo", "TabloEvent", "TabloInvitation", "TabloInviteLink",
     "TabloMember", "TabloRemoval", "Task", "TaskDeleted", "User", "UserIdentity",
 ]

@@ -41,6 +41,12 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The interface's language ("en", "fr"), chosen on the account page; None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The IANA time zone every time is entered and shown in ("Europe/Paris"), chosen on the
+    # account page or guessed from the browser at sign-up; None: UTC.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # The secret behind this person's calendar feed URL (xtablo/calendar.py); None: no feed.
+    # Regenerating it makes the old URL answer 404.
+    feed_salt: Mapped[str | None] = mapped_column(String(32))
     # When the email was proven to reach this person: the link mailed to it, a password reset
     # through it, or Google/Apple vouching for it. None: unverified (invitations wait for it).
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
