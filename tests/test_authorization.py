@@ -8,7 +8,7 @@ allowed, that it did what it is for (its entry in EFFECTS, which every route nee
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from xtablo.extensions import db as _db
-from xtablo.models import Etape, Role, Session, Tablo, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
+from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
 from xtablo.models.user import verify_password
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
@@ -71,6 +71,10 @@ MATRIX = {
     "etapes.delete": {"GET": ("editor", {}), "POST": ("editor", {})},
     "etapes.file_task": {"GET": ("viewer", {}), "POST": ("editor", {"task_id": "{second_task_id}"})},
     "etapes.set_etape": {"GET": ("viewer", {}), "POST": ("editor", {"etape_id": ""})},
+    "events.index": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Kick-off", "start_date": "2031-01-06", "start_time": "09:00"})},
+    "events.event": {"GET": ("viewer", {}), "POST": ("editor", {"title": "Renamed", "start_date": "2031-01-05", "start_time": "10:00"})},
+    "events.delete": {"GET": ("editor", {}), "POST": ("editor", {})},
+    "events.ics": {"GET": ("viewer", {})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -114,6 +118,8 @@ def world(db, make_user, make_tablo):
     Etape.create(tablo, title="Gros œuvre")
     first_task, second_task = db.session.scalars(select(Task).where(Task.tablo_id == tablo.id).order_by(Task.position))
     first_task.file_under(etudes.id)
+    visit = TabloEvent.create(tablo, by=owner, title="Site visit", starts_at=datetime(2031, 1, 5, 9, tzinfo=UTC),
+                              ends_at=datetime(2031, 1, 5, 10, tzinfo=UTC))
     db.session.commit()
     users = {"stranger": stranger, "viewer": viewer, "editor": editor, "owner": owner}
     elsewhere = {name: Session.open(user, user_agent="elsewhere", ip_address="10.0.0.9")[0] for name, user in users.items()}
@@ -125,6 +131,7 @@ def world(db, make_user, make_tablo):
         "task_id": first_task.id,
         "second_task_id": second_task.id,
         "etape_id": etudes.id,
+        "event_id": visit.id,
         "member_id": members["Extra"].id,
         "invitation_id": invitation.id,
         "link_id": link.id,
@@ -353,6 +360,15 @@ EFFECTS = {
     ("etapes.file_task", "POST"): lambda o: fresh(Task, o.ids["second_task_id"]).etape_id == o.ids["etape_id"] and "0 / 2 done" in o.page,
     ("etapes.set_etape", "GET"): lambda o: o.response.location == f"/tablos/{o.ids['tablo_id']}/etapes",
     ("etapes.set_etape", "POST"): lambda o: fresh(Task, o.ids["task_id"]).etape_id is None and "0 / 0 done" in o.page,
+    ("events.index", "GET"): lambda o: o.title == "Events · Shared" and "Site visit" in o.page and "Sun, Jan 5, 2031 · 9:00" in o.page,
+    ("events.index", "POST"): lambda o: "Event “Kick-off” added." in o.page
+    and scalar(select(TabloEvent.starts_at).where(TabloEvent.title == "Kick-off")) == datetime(2031, 1, 6, 9, tzinfo=UTC),
+    ("events.event", "GET"): lambda o: o.title == "Site visit · Shared" and "Sun, Jan 5, 2031 · 9:00" in o.page,
+    ("events.event", "POST"): lambda o: (fresh(TabloEvent, o.ids["event_id"]).title, fresh(TabloEvent, o.ids["event_id"]).sequence,
+                                         fresh(TabloEvent, o.ids["event_id"]).starts_at) == ("Renamed", 1, datetime(2031, 1, 5, 10, tzinfo=UTC)),
+    ("events.delete", "GET"): lambda o: o.title == "Delete Site visit" and fresh(TabloEvent, o.ids["event_id"]) is not None,
+    ("events.delete", "POST"): lambda o: fresh(TabloEvent, o.ids["event_id"]) is None,
+    ("events.ics", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,

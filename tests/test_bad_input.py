@@ -21,6 +21,8 @@ OPTIONAL_FIELDS = {
     "tablos.move_task": {"before": "{second_task_id}", "after": "{task_id}"},
     "etapes.index": {"description": "About"},
     "etapes.edit": {"description": "About"},
+    "events.index": {"all_day": "", "end_date": "2031-01-06", "end_time": "10:00", "location": "Site", "description": "About"},
+    "events.event": {"all_day": "", "end_date": "2031-01-05", "end_time": "11:00", "location": "Site", "description": "About"},
 }
 # Where a form sends the person back to, when the matrix's choice shows no message (a 404).
 BACK = {"auth.language": {"next": "/account"}}

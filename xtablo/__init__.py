@@ -58,12 +58,14 @@ def create_app(config: Config | None = None) -> Flask:
 
     from xtablo.blueprints.auth import bp as auth_bp
     from xtablo.blueprints.etapes import bp as etapes_bp
+    from xtablo.blueprints.events import bp as events_bp
     from xtablo.blueprints.members import bp as members_bp
     from xtablo.blueprints.tablos import bp as tablos_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tablos_bp)
     app.register_blueprint(etapes_bp)
+    app.register_blueprint(events_bp)
     app.register_blueprint(members_bp)
 
     from xtablo import cli

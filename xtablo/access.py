@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from xtablo.extensions import db
-from xtablo.models import Etape, Role, Tablo, TabloMember, Task
+from xtablo.models import Etape, Role, Tablo, TabloEvent, TabloMember, Task
 
 REFUSALS = {
     Role.EDITOR: lambda: _("Viewers can look but not change anything here: ask an owner to make you an editor."),
@@ -65,3 +65,7 @@ def find_of_tablo(model, tablo: Tablo, raw_id):
 
 def get_etape_or_404(tablo: Tablo, etape_id: int) -> Etape:
     return get_of_tablo_or_404(Etape, tablo, etape_id)
+
+
+def get_event_or_404(tablo: Tablo, event_id: int) -> TabloEvent:
+    return get_of_tablo_or_404(TabloEvent, tablo, event_id)

@@ -19,8 +19,8 @@ the new version.
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Select, String, Text, and_, or_, select
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from xtablo.extensions import db
 from xtablo.models._types import UTCDateTime, utcnow
@@ -73,3 +73,52 @@ class TabloEvent(db.Model):
     def end_day(self) -> date:
         """An all-day event's last day (inclusive, as people say it)."""
         return (self.ends_at - timedelta(days=1)).date()
+
+    # -- Verbs: they flush, the view commits -------------------------------------------------
+
+    @classmethod
+    def create(cls, tablo, *, by, title: str, starts_at: datetime, ends_at: datetime, all_day: bool = False,
+               location: str = "", description: str = "") -> "TabloEvent":
+        event = cls(tablo_id=tablo.id, created_by_user_id=by.id, title=title.strip(), location=location.strip(),
+                    description=description.strip(), starts_at=starts_at, ends_at=ends_at, all_day=all_day)
+        db.session.add(event)
+        db.session.flush()
+        return event
+
+    def update(self, *, title: str, starts_at: datetime, ends_at: datetime, all_day: bool, location: str,
+               description: str) -> None:
+        """Change the event; calendar apps see a new version (`sequence`)."""
+        self.title, self.location, self.description = title.strip(), location.strip(), description.strip()
+        self.starts_at, self.ends_at, self.all_day = starts_at, ends_at, all_day
+        # Counted by the database, so two edits at once both count.
+        self.sequence = TabloEvent.sequence + 1
+        db.session.flush()
+
+    def delete(self) -> None:
+        db.session.delete(self)
+        db.session.flush()
+
+    # -- Reading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def of_tablo(cls, tablo, *, now: datetime, past: bool = False) -> list["TabloEvent"]:
+        """The tablo's events still to come or under way, soonest first; or, with `past`, those
+        that are over, latest first. An all-day event is over once its last day is, in UTC."""
+        over = cls.ends_at <= now
+        stmt = select(cls).where(cls.tablo_id == tablo.id).options(joinedload(cls.created_by))
+        if past:
+            stmt = stmt.where(over).order_by(cls.starts_at.desc(), cls.id.desc())
+        else:
+            stmt = stmt.where(~over).order_by(cls.starts_at, cls.id)
+        return list(db.session.scalars(stmt))
+
+    @classmethod
+    def overlapping(cls, stmt, *, first_day: date, end_day: date, in_zone) -> "Select":
+        """`stmt` narrowed to the events that fall on days first_day..end_day (exclusive) for a
+        reader in `in_zone`: timed events by their instants, all-day events by their dates."""
+        from xtablo.timezones import to_utc_lenient
+
+        start, end = to_utc_lenient(first_day, in_zone), to_utc_lenient(end_day, in_zone)
+        timed = and_(~cls.all_day, cls.starts_at < end, or_(cls.ends_at > start, cls.starts_at >= start))
+        whole_days = and_(cls.all_day, cls.starts_at < day_start(end_day), cls.ends_at > day_start(first_day))
+        return stmt.where(or_(timed, whole_days))

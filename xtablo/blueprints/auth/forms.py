@@ -3,6 +3,7 @@ from flask_login import current_user
 from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from xtablo import timezones
 from xtablo.forms import Form
 from xtablo.i18n import LANGUAGES
 from xtablo.models.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User, normalize_email
@@ -106,6 +107,11 @@ class AccountForm(Form):
         choices=[SelectChoice("", _l("Your browser’s language"))] + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
         validate_choice=True,
     )
+    time_zone = SelectField(_l("Time zone"), choices=timezones.names(), validate_choice=False, default=timezones.DEFAULT)
+
+    def validate_time_zone(self, field):
+        if not timezones.is_zone(field.data):
+            raise ValidationError(_l("Choose a time zone from the list."))
 
 
 class EmailChangeForm(Form):

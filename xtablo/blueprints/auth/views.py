@@ -31,7 +31,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from xtablo import accounts, mail
+from xtablo import accounts, mail, timezones
 from xtablo.blueprints.auth import bp, throttle
 from xtablo.blueprints.auth.forms import (
     AccountForm, ForgotPasswordForm, LanguageForm, LoginForm, PasswordChangeForm, ResetPasswordForm, SendPasswordLinkForm,
@@ -211,10 +211,15 @@ def set_password():
     return render_template("auth/set_password.html", form=form), 422 if form.errors else 200
 
 
+def account_form(**kwargs) -> AccountForm:
+    return AccountForm(name=current_user.name, language=current_user.locale or "",
+                       time_zone=current_user.time_zone or timezones.DEFAULT, **kwargs)
+
+
 def render_account(form=None, email_form=None) -> str:
     """The account page, with the settings form and the email form (either one as posted)."""
     if form is None:
-        form = AccountForm(formdata=None, name=current_user.name, language=current_user.locale or "")
+        form = account_form(formdata=None)
     if email_form is None:
         email_form = email_change_form(current_user, formdata=None)
     return render_template("auth/account.html", form=form, email_form=email_form)
@@ -223,10 +228,11 @@ def render_account(form=None, email_form=None) -> str:
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    form = AccountForm(name=current_user.name, language=current_user.locale or "")
+    form = account_form()
     if form.validate_on_submit():
         current_user.name = form.name.data.strip()
         current_user.locale = form.language.data or None
+        current_user.time_zone = form.time_zone.data
         db.session.commit()
         # The sentence in the language just chosen: the next page is drawn in it.
         refresh()

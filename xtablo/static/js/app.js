@@ -81,6 +81,13 @@
     window.setTimeout(function () { announcer.textContent = event.detail.value; }, 50);
   });
 
+  // The browser's time zone, for the account's on its first sign-in (xtablo/sessions.py): a
+  // cookie rather than a field, so that every way in (password, Google, Apple) gets it.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone) document.cookie = "xtablo_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  } catch (error) { /* an old browser: the account stays in UTC until its owner chooses */ }
+
   document.addEventListener("DOMContentLoaded", function () {
     // A page that came back with errors (a form posted without htmx): start at the first field
     // to fix, which also brings it into view.
