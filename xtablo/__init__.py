@@ -60,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     from xtablo.blueprints.etapes import bp as etapes_bp
     from xtablo.blueprints.events import bp as events_bp
     from xtablo.blueprints.members import bp as members_bp
+    from xtablo.blueprints.planning import bp as planning_bp
     from xtablo.blueprints.tablos import bp as tablos_bp
 
     app.register_blueprint(auth_bp)
@@ -67,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(etapes_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(planning_bp)
 
     from xtablo import cli
 
