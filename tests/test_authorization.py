@@ -16,6 +16,7 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
+from xtablo import calendar
 from xtablo.extensions import db as _db
 from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
 from xtablo.models.user import verify_password
@@ -76,6 +77,10 @@ MATRIX = {
     "events.delete": {"GET": ("editor", {}), "POST": ("editor", {})},
     "events.ics": {"GET": ("viewer", {})},
     "planning.index": {"GET": ("user", {})},
+    "planning.renew_feed": {"GET": ("user", {}), "POST": ("user", {})},
+    "planning.turn_off_feed": {"GET": ("user", {}), "POST": ("user", {})},
+    # The feed's token is the key, whoever holds it (the owner's feed here): no session needed.
+    "planning.feed": {"GET": ("public", {})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -119,6 +124,8 @@ def world(db, make_user, make_tablo):
     Etape.create(tablo, title="Gros œuvre")
     first_task, second_task = db.session.scalars(select(Task).where(Task.tablo_id == tablo.id).order_by(Task.position))
     first_task.file_under(etudes.id)
+    for user in (owner, editor, viewer, stranger):
+        calendar.renew_feed(user)  # every visitor's feed is on: turning it off must change something
     visit = TabloEvent.create(tablo, by=owner, title="Site visit", starts_at=datetime(2031, 1, 5, 9, tzinfo=UTC),
                               ends_at=datetime(2031, 1, 5, 10, tzinfo=UTC))
     db.session.commit()
@@ -133,6 +140,8 @@ def world(db, make_user, make_tablo):
         "second_task_id": second_task.id,
         "etape_id": etudes.id,
         "event_id": visit.id,
+        "feed_token": calendar.feed_token(owner),
+        "feed_tokens": {name: calendar.feed_token(user) for name, user in users.items()},
         "member_id": members["Extra"].id,
         "invitation_id": invitation.id,
         "link_id": link.id,
@@ -272,6 +281,12 @@ def etapes_in_order(o: Outcome) -> list[str]:
     return list(_db.session.scalars(select(Etape.title).where(Etape.tablo_id == o.ids["tablo_id"]).order_by(Etape.position)))
 
 
+def old_feed_is_dead(o: Outcome) -> bool:
+    """The feed address the visitor had before now opens nothing."""
+    _db.session.rollback()
+    return calendar.user_of_feed(o.ids["feed_tokens"][o.visitor]) is None
+
+
 def member_names(page: str) -> list[str]:
     return re.findall(r'<li id="member-\d+">\s*<div>\s*<strong>([^<]*)</strong>', page)
 
@@ -370,6 +385,11 @@ EFFECTS = {
     ("events.delete", "GET"): lambda o: o.title == "Delete Site visit" and fresh(TabloEvent, o.ids["event_id"]) is not None,
     ("events.delete", "POST"): lambda o: fresh(TabloEvent, o.ids["event_id"]) is None,
     ("planning.index", "GET"): lambda o: o.title == "Planning",
+    ("planning.renew_feed", "GET"): lambda o: o.response.location == "/planning#feed",
+    ("planning.renew_feed", "POST"): lambda o: old_feed_is_dead(o) and f"/calendar/{o.user.id}-" in o.page,
+    ("planning.turn_off_feed", "GET"): lambda o: o.response.location == "/planning#feed",
+    ("planning.turn_off_feed", "POST"): lambda o: fresh(User, o.user.id).feed_salt is None and "Your calendar feed is off" in o.page,
+    ("planning.feed", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
     ("events.ics", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,

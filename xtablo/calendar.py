@@ -8,11 +8,18 @@ private feed (the `icalendar` package writes the text).
 - An all-day event has dates (DTSTART;VALUE=DATE) and an exclusive DTEND, as stored.
 - A task with a due date is an all-day VEVENT on that day, its summary marked as a task, with a
   UID made from its id and creation instant (ids of deleted tasks may come back on SQLite).
+
+The feed holds every event of the person's tablos, past ones too (a calendar app keeps history),
+and is written in the language chosen on their account.
 """
 
+import base64
+import hashlib
+import hmac
+import secrets
 from datetime import datetime, timedelta
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
@@ -76,3 +83,95 @@ def of_events(events, tasks=(), *, name: str) -> bytes:
     for task, tablo in tasks:
         calendar.add_component(_task(task, tablo, stamp))
     return calendar.to_ical()
+
+
+# -- The private feed: /calendar/<token>.ics ---------------------------------------------------
+#
+# The token is `<user id>-<signature>`, the signature an HMAC of the user's id and `feed_salt`
+# under SECRET_KEY: nothing secret is stored, the address can be shown again whenever its owner
+# opens the planning, and a new salt (regenerate, or turning the feed off) makes every older
+# address answer 404. Changing SECRET_KEY does the same for everyone's.
+
+
+def _signature(user_id: int, salt: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"calendar-feed:{user_id}:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def feed_token(user) -> str | None:
+    """The token of `user`'s feed address, or None while the feed is off."""
+    return None if user.feed_salt is None else f"{user.id}-{_signature(user.id, user.feed_salt)}"
+
+
+def renew_feed(user) -> None:
+    """Turn the feed on, or give it a new address (the old one answers 404 from now on)."""
+    user.feed_salt = secrets.token_hex(16)
+
+
+def turn_off_feed(user) -> None:
+    user.feed_salt = None
+
+
+def user_of_feed(token: str):
+    """The user whose feed `token` opens, or None (malformed, forged, regenerated, turned off)."""
+    from xtablo.extensions import db
+    from xtablo.models import User
+
+    user_id, _, signature = token.partition("-")
+    if not (user_id.isascii() and user_id.isdigit() and 0 < int(user_id) < 2**31) or not signature:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.feed_salt is None:
+        return None
+    return user if hmac.compare_digest(signature, _signature(user.id, user.feed_salt)) else None
+
+
+def feed_version(user) -> str:
+    """A tag that changes whenever anything the feed shows does: the user's tablos (joined, left,
+    renamed), their events (added, edited, deleted) and due tasks, the feed's language. One
+    query of aggregates, so a calendar app polling an unchanged feed costs almost nothing."""
+    from sqlalchemy import func, select
+
+    from xtablo.extensions import db
+    from xtablo.models import Tablo, TabloEvent, TabloMember, Task
+
+    tablos = select(TabloMember.tablo_id).where(TabloMember.user_id == user.id).scalar_subquery()
+
+    def aggregates(model, *where):
+        return [select(func.count(model.id)).where(*where).scalar_subquery(),
+                select(func.max(model.updated_at)).where(*where).scalar_subquery(),
+                select(func.max(model.id)).where(*where).scalar_subquery()]
+
+    row = db.session.execute(select(
+        *aggregates(TabloMember, TabloMember.user_id == user.id),
+        select(func.sum(TabloMember.tablo_id)).where(TabloMember.user_id == user.id).scalar_subquery(),
+        *aggregates(Tablo, Tablo.id.in_(tablos)),
+        *aggregates(TabloEvent, TabloEvent.tablo_id.in_(tablos)),
+        *aggregates(Task, Task.tablo_id.in_(tablos), Task.due_date.is_not(None)),
+    )).one()
+    seed = repr((tuple(row), user.feed_salt, user.locale, user.time_zone, FEED_FORMAT))
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+FEED_FORMAT = 1  # bump when the feed's text changes shape, so apps fetch it again
+
+
+def feed_of(user) -> bytes:
+    """Every event of every tablo `user` is a member of, and every task with a due date, in two
+    queries whatever their number."""
+    from sqlalchemy import select
+
+    from xtablo.extensions import db
+    from xtablo.models import Tablo, TabloEvent, TabloMember, Task
+
+    member = (TabloMember.tablo_id == Tablo.id) & (TabloMember.user_id == user.id)
+    events = db.session.execute(
+        select(TabloEvent, Tablo).join(Tablo, TabloEvent.tablo_id == Tablo.id).join(TabloMember, member)
+        .order_by(TabloEvent.starts_at, TabloEvent.id)
+    ).all()
+    tasks = db.session.execute(
+        select(Task, Tablo).join(Tablo, Task.tablo_id == Tablo.id).join(TabloMember, member)
+        .where(Task.due_date.is_not(None)).order_by(Task.due_date, Task.id)
+    ).all()
+    return of_events(events, tasks, name=_("xtablo: %(name)s’s planning", name=user.name))

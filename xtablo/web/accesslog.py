@@ -22,9 +22,10 @@ REDACTED = "[redacted]"
 # token: everything up to the next separator.
 _SLASH = r"(?:/|%(?:25)*2[fF])"
 # Invitation links (/join/<token>), password reset links (/password/reset/<token>), email
-# verification links (/email/verify/<token>) and email change links (/account/email/confirm/<token>).
-JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset|email{_SLASH}verify|email{_SLASH}confirm){_SLASH})[^/?&#\s\"']+")
-_WORDS = ("join", "reset", "verify", "confirm")
+# verification links (/email/verify/<token>), email change links (/account/email/confirm/<token>)
+# and calendar feeds (/calendar/<token>.ics).
+JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset|email{_SLASH}verify|email{_SLASH}confirm|calendar){_SLASH})[^/?&#\s\"']+")
+_WORDS = ("join", "reset", "verify", "confirm", "calendar")
 
 
 def redact(value):

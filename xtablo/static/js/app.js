@@ -81,6 +81,24 @@
     window.setTimeout(function () { announcer.textContent = event.detail.value; }, 50);
   });
 
+  // "Copy" buttons (the calendar feed's address): copy the field they name, and say so.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var field = document.querySelector(button.dataset.copy);
+    if (!field) return;
+    var done = function () {
+      document.dispatchEvent(new CustomEvent("xtablo:announce", { detail: { value: button.dataset.copied } }));
+    };
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
   // The browser's time zone, for the account's on its first sign-in (xtablo/sessions.py): a
   // cookie rather than a field, so that every way in (password, Google, Apple) gets it.
   try {
