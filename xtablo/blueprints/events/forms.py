@@ -15,6 +15,7 @@ from xtablo.forms import Form
 from xtablo.models.event import FIRST_YEAR, LAST_YEAR, MAX_DURATION, MAX_LOCATION_LENGTH, MAX_TITLE_LENGTH, day_start
 
 DEFAULT_LENGTH = timedelta(hours=1)  # a timed event without an end time
+YEARS_MESSAGE = _l("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
 
 
 class Checkbox(BooleanField):
@@ -52,31 +53,43 @@ class EventForm(Form):
     def instants(self, in_zone) -> tuple[datetime, datetime] | None:
         """(starts_at, ends_at) in UTC from what was typed, read in `in_zone`; None after putting
         the reason under its field (a missing start time, an end before the start, a time the
-        clocks skip or repeat that night, an absurd range)."""
+        clocks skip or repeat that night, an absurd range).
+
+        Without an end time, a timed event lasts an hour, or, when it ends on another day, until
+        its start time on that day."""
         start_day, end_day = self.start_date.data, self.end_date.data or self.start_date.data
         for field in (self.start_date, self.end_date):
             if field.data and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
-                field.errors.append(_l("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR))
+                field.errors.append(YEARS_MESSAGE)
                 return None
-        if self.all_day.data:
-            if end_day < start_day:
-                self.end_date.errors.append(_l("The event ends before it starts."))
-                return None
-            starts_at, ends_at = day_start(start_day), day_start(end_day) + timedelta(days=1)
-        else:
-            if self.start_time.data is None:
-                self.start_time.errors.append(_l("Give a start time, or tick “All day”."))
-                return None
-            starts_at = self._instant(self.start_time, start_day, self.start_time.data, in_zone)
-            if self.end_time.data is None:
-                ends_at = None if starts_at is None else starts_at + DEFAULT_LENGTH
+        try:
+            if self.all_day.data:
+                if end_day < start_day:
+                    self.end_date.errors.append(_l("The event ends before it starts."))
+                    return None
+                starts_at, ends_at = day_start(start_day), day_start(end_day) + timedelta(days=1)
             else:
-                ends_at = self._instant(self.end_time, end_day, self.end_time.data, in_zone)
-            if starts_at is None or ends_at is None:
-                return None
-            if ends_at < starts_at:
-                (self.end_time if self.end_time.data else self.end_date).errors.append(_l("The event ends before it starts."))
-                return None
+                if self.start_time.data is None:
+                    self.start_time.errors.append(_l("Give a start time, or tick “All day”."))
+                    return None
+                starts_at = self._instant(self.start_time, start_day, self.start_time.data, in_zone)
+                if starts_at is None:
+                    return None
+                if self.end_time.data is not None:
+                    ends_at = self._instant(self.end_time, end_day, self.end_time.data, in_zone)
+                elif end_day == start_day:
+                    ends_at = starts_at + DEFAULT_LENGTH
+                else:
+                    ends_at = self._instant(self.end_date, end_day, self.start_time.data, in_zone)
+                if ends_at is None:
+                    return None
+        except OverflowError:  # an hour past 31 December 9999
+            self.end_date.errors.append(YEARS_MESSAGE)
+            return None
+        if ends_at < starts_at:
+            (self.end_time if self.end_time.data and not self.all_day.data else self.end_date).errors.append(
+                _l("The event ends before it starts."))
+            return None
         if ends_at - starts_at > MAX_DURATION:
             self.end_date.errors.append(_l("An event lasts a year at most: check the end date."))
             return None
@@ -95,5 +108,5 @@ class EventForm(Form):
                 "%(time)s happens twice on %(day)s in %(zone)s, as the clocks go back that night. Choose a time outside that hour.",
                 time=format_time(at, "short", locale=get_locale()), day=format_date(day, "long"), zone=in_zone.key))
         except OverflowError:
-            field.errors.append(_l("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR))
+            field.errors.append(YEARS_MESSAGE)
         return None
