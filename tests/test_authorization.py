@@ -16,6 +16,7 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
+from tests.test_planning import planned
 from xtablo.extensions import db as _db
 from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
 from xtablo.models.user import verify_password
@@ -369,7 +370,8 @@ EFFECTS = {
                                          fresh(TabloEvent, o.ids["event_id"]).starts_at) == ("Renamed", 1, datetime(2031, 1, 5, 10, tzinfo=UTC)),
     ("events.delete", "GET"): lambda o: o.title == "Delete Site visit" and fresh(TabloEvent, o.ids["event_id"]) is not None,
     ("events.delete", "POST"): lambda o: fresh(TabloEvent, o.ids["event_id"]) is None,
-    ("planning.index", "GET"): lambda o: o.title == "Planning",
+    ("planning.index", "GET"): lambda o: o.title == "Planning" and planned(o.client.get("/planning?view=month&date=2031-01-05").text)
+    == ({"2031-01-05": ["Site visit"]} if o.visitor in MEMBERS else {}),
     ("events.ics", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
