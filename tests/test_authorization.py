@@ -16,6 +16,7 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
+from tests.test_planning import planned
 from xtablo import calendar
 from xtablo.extensions import db as _db
 from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
@@ -384,7 +385,8 @@ EFFECTS = {
                                          fresh(TabloEvent, o.ids["event_id"]).starts_at) == ("Renamed", 1, datetime(2031, 1, 5, 10, tzinfo=UTC)),
     ("events.delete", "GET"): lambda o: o.title == "Delete Site visit" and fresh(TabloEvent, o.ids["event_id"]) is not None,
     ("events.delete", "POST"): lambda o: fresh(TabloEvent, o.ids["event_id"]) is None,
-    ("planning.index", "GET"): lambda o: o.title == "Planning",
+    ("planning.index", "GET"): lambda o: o.title == "Planning" and planned(o.client.get("/planning?view=month&date=2031-01-05").text)
+    == ({"2031-01-05": ["Site visit"]} if o.visitor in MEMBERS else {}),
     ("planning.renew_feed", "GET"): lambda o: o.response.location == "/planning#feed",
     ("planning.renew_feed", "POST"): lambda o: old_feed_is_dead(o) and f"/calendar/{o.user.id}-" in o.page,
     ("planning.turn_off_feed", "GET"): lambda o: o.response.location == "/planning#feed",

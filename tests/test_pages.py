@@ -13,7 +13,7 @@ PAGES = [
     "/tablos/{tablo}/tasks/{task}", "/tablos/{tablo}/tasks/{task}/delete", "/tablos/{tablo}/members",
     "/tablos/{tablo}/members/{member}/delete", "/tablos/{tablo}/leave", "/tablos/{tablo}/links/{link}/revoke",
     "/login?next=/join/{token}", "/signup?next=/join/{token}",
-    "/account/sessions", "/account/password", "/account", "/password/forgot",
+    "/account/sessions", "/account/password", "/account", "/password/forgot", "/planning",
     "/email/verify/{verify_token}", "/account/email/confirm/{email_token}",
 ]
 
