@@ -134,7 +134,7 @@ def test_the_last_hours_of_9999_are_refused_not_a_500(client, db, tablo):
     me = tablo.created_by
     me.time_zone = NEW_YORK  # 22:00 on 31 December 9999 in New York is in the year 10000 in UTC
     db.session.commit()
-    for data in ({"start_time": "22:00"}, {"start_time": "18:30"}):  # its start, or its end an hour later
+    for data in ({"start_time": "22:00"}, {"start_time": "18:30"}, {"all_day": "y"}):  # its start, its end, the day after
         response = add(client, tablo, start_date="9999-12-31", **data)
         assert response.status_code == 422
         assert "Choose a date between 1900 and 9999." in field_errors(response.text).values()
