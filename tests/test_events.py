@@ -263,3 +263,33 @@ def test_the_time_zone_is_chosen_on_the_account_page(client, db, tablo):
     db.session.rollback()
     assert tablo.created_by.time_zone == "Asia/Tokyo"
     assert date(2027, 1, 1)  # noqa: keeps the import honest for readers who copy a case
+
+
+def test_the_first_sign_in_takes_the_browser_s_time_zone_and_never_overrides_a_choice(client, db, make_user, auth):
+    """The page's script leaves the browser's zone in the `xtablo_tz` cookie; signing in (any
+    way: every way goes through start_session) gives it to an account that has none."""
+    newcomer = make_user(name="Nina")
+    client.set_cookie("xtablo_tz", "America/New_York")
+    auth.login(newcomer)
+    db.session.rollback()
+    assert db.session.get(type(newcomer), newcomer.id).time_zone == "America/New_York"
+    auth.logout()
+    client.set_cookie("xtablo_tz", "Asia/Tokyo")  # travelling: the account keeps what it has
+    auth.login(newcomer)
+    db.session.rollback()
+    assert db.session.get(type(newcomer), newcomer.id).time_zone == "America/New_York"
+    other = make_user(name="Otto")
+    auth.logout()
+    client.set_cookie("xtablo_tz", "Mars/Olympus_Mons")  # nonsense is ignored: UTC until chosen
+    auth.login(other)
+    db.session.rollback()
+    assert db.session.get(type(other), other.id).time_zone is None
+    assert "Times are in your time zone, UTC." in client.get(f"/tablos/{make_tablo_for(db, other)}/events").text
+
+
+def make_tablo_for(db, user) -> int:
+    from xtablo.models import Tablo
+
+    tablo = Tablo.create(owner=user, title="Mine")
+    db.session.commit()
+    return tablo.id

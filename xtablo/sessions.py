@@ -28,6 +28,7 @@ from flask_login import login_url, login_user, logout_user
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from xtablo import timezones
 from xtablo.accounts import claim_invitations
 from xtablo.database import request_writes, write_connection
 from xtablo.extensions import db, login_manager
@@ -39,6 +40,7 @@ from xtablo.web import htmx
 # last_seen_at is refreshed at most this often: the idle timeout is counted in days, and a write
 # per page view would serialize SQLite writers for nothing.
 TOUCH_EVERY = timedelta(minutes=5)
+TIME_ZONE_COOKIE = "xtablo_tz"  # the browser's time zone, left by xtablo/static/js/app.js
 
 
 def start_session(user: User) -> Session:
@@ -47,8 +49,13 @@ def start_session(user: User) -> Session:
     Invitations waiting for the user's email become memberships here, whichever way they
     signed in (sign-up, password, Google or Apple), once the email is verified: until then
     they wait for the verification (xtablo/accounts.py), which claims them itself.
+
+    An account without a time zone takes the browser's, which the page's script left in the
+    `xtablo_tz` cookie (xtablo/static/js/app.js), whichever way it signed in.
     """
     claim_invitations(user)
+    if user.time_zone is None and timezones.is_zone(browser_zone := request.cookies.get(TIME_ZONE_COOKIE)):
+        user.time_zone = browser_zone
     session.clear()
     row, token = Session.open(
         user,
