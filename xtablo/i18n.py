@@ -78,16 +78,27 @@ def init_app(app: Flask) -> None:
     app.context_processor(translation_functions)
 
 
+MAX_PLAIN_STRINGS = 4096  # templates hold a few hundred; a bound all the same
+
+
 def _template_functions(catalogue) -> dict:
     """gettext and ngettext on `catalogue` as Jinja's i18n extension makes them ("newstyle"):
-    variables by name, and the translation escaped like the rest of the page."""
+    variables by name, and the translation escaped like the rest of the page. A string without
+    variables comes out the same every time: it is finished once."""
+    plain = {}
 
     @pass_context
     def gettext(context, string, /, **variables):
+        autoescape = context.eval_ctx.autoescape
+        if not variables and (finished := plain.get((string, autoescape))) is not None:
+            return finished
         translated = catalogue.ugettext(string)
-        if context.eval_ctx.autoescape:
+        if autoescape:
             translated = Markup(translated)
-        return translated % variables
+        translated %= variables
+        if not variables and len(plain) < MAX_PLAIN_STRINGS:
+            plain[string, autoescape] = translated
+        return translated
 
     @pass_context
     def ngettext(context, singular, plural, num, /, **variables):
