@@ -17,13 +17,19 @@ def count_queries(app):
     class Counter:
         def __enter__(self):
             self.count = 0
+            self.statements = []
             with app.app_context():
                 self.engine = _db.engine
             event.listen(self.engine, "before_cursor_execute", self._count)
             return self
 
-        def _count(self, *args):
+        def _count(self, conn, cursor, statement, *args):
             self.count += 1
+            self.statements.append(statement)
+
+        @property
+        def selects(self) -> list[str]:
+            return [s for s in self.statements if s.lstrip().upper().startswith("SELECT")]
 
         def __exit__(self, *exc):
             event.remove(self.engine, "before_cursor_execute", self._count)
@@ -41,7 +47,20 @@ def test_a_board_costs_the_same_for_3_and_300_tasks(client, login_as, make_tablo
         assert response.status_code == 200
         assert response.text.count('<li class="task"') == tasks  # every card is drawn
         counts[tasks] = counter.count
-    assert counts[3] == counts[300] <= 4
+    assert counts[3] == counts[300] <= 3
+
+
+def test_a_tablo_page_reads_the_session_the_user_and_the_membership_in_one_query(client, login_as, make_tablo, count_queries):
+    """Who is signed in, and what they may do on this tablo, come from the database on every
+    request, in one query: a board whose columns are already drawn costs that query alone."""
+    owner = login_as()
+    tablo = make_tablo(owner=owner, tasks=5)
+    assert client.get(f"/tablos/{tablo.id}").status_code == 200  # draws and keeps the columns
+    with count_queries() as counter:
+        response = client.get(f"/tablos/{tablo.id}")
+    assert response.text.count('<li class="task"') == 5
+    assert len(counter.selects) == 1
+    assert all(table in counter.selects[0] for table in ("sessions", "users", "tablo_members", "tablos"))
 
 
 def test_my_tablos_costs_the_same_for_1_and_30_tablos(client, db, login_as, make_tablo, make_user, count_queries):

@@ -22,16 +22,20 @@ class IdConverter(IntegerConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    from xtablo.web.urls import XtabloFlask
+
+    app = XtabloFlask(__name__, instance_relative_config=False)
     app.config.from_object(config or Config())
     app.url_map.converters["id"] = IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
+    from xtablo import i18n
     from xtablo.i18n import LANGUAGES, select_locale
 
     babel.init_app(app, locale_selector=select_locale)
+    i18n.init_app(app)
     from xtablo import ratelimit  # noqa: F401  (registers the database storage scheme)
 
     limiter.init_app(app)
@@ -74,6 +78,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     cli.init_app(app)
     register_error_handlers(app)
+    drop_limiter_request_hooks(app)
 
     from flask_babel import get_locale
 
@@ -87,6 +92,25 @@ def create_app(config: Config | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+def drop_limiter_request_hooks(app: Flask) -> None:
+    """Flask-Limiter keeps the storage (Redis or the database) of the sign-in counters, which
+    xtablo/blueprints/auth/throttle.py counts by hand; no route declares a limit the extension's
+    way. Its request hooks would look for such limits on every request and find none, for 6% of
+    a board page's CPU (bench/RESULTS.md): they go. A limit declared the extension's way would
+    then never be checked, so declaring one stops the app here instead."""
+    manager = limiter.limit_manager
+    if (manager.application_limits or manager.default_limits or getattr(limiter, "_marked_for_limiting", None)
+            or getattr(manager, "_blueprint_limits", None)):
+        raise RuntimeError("xtablo limits attempts in xtablo/blueprints/auth/throttle.py: Flask-Limiter's own "
+                           "limits would never be checked (create_app removes its request hooks)")
+
+    def is_limiter_hook(function) -> bool:  # a bound method of the limiter, or a partial of one
+        return getattr(function, "__self__", None) is limiter or limiter in getattr(function, "args", ())
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        hooks[None] = [function for function in hooks[None] if not is_limiter_hook(function)]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -8,13 +8,17 @@ Roles, from least to most: viewer (reads everything, posts in chat), editor (als
 moves and deletes content), owner (also the tablo's settings, its members, deleting it).
 """
 
-from flask import abort
+from functools import cache
+
+from flask import abort, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager
 
 from xtablo.extensions import db
-from xtablo.models import Etape, Role, Tablo, TabloEvent, TabloMember, Task
+from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloMember, Task, User
+from xtablo.models.session import hash_token
 
 REFUSALS = {
     Role.EDITOR: lambda: _("Viewers can look but not change anything here: ask an owner to make you an editor."),
@@ -28,7 +32,11 @@ def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
     Not a member: 404. A member with a lower role: 403. The member's role is kept on
     `tablo.current_role` for the templates.
     """
-    row = db.session.execute(Tablo.with_role_of(current_user).where(Tablo.id == tablo_id)).first()
+    read = g.pop("xtablo_membership", None)
+    if read is not None and read[:2] == (current_user.id, tablo_id):
+        row = read[2]  # read along with the session, in this request (session_by_token)
+    else:
+        row = db.session.execute(_tablo_with_role(), {"user_id": current_user.id, "tablo_id": tablo_id}).first()
     if row is None:
         abort(404)
     tablo, member_role = row
@@ -38,10 +46,58 @@ def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
     return tablo
 
 
+def session_by_token(token: str) -> Session | None:
+    """The session of a browser's token, with its user, for xtablo/sessions.py's loader.
+
+    On a tablo's pages (the URL names a `tablo_id`) the same query reads the user's membership
+    of that tablo too, and `get_tablo_or_404` decides from what it read instead of asking again:
+    one query instead of two on every such page. What was read serves this request only, and
+    once: the first `get_tablo_or_404` for that tablo and user.
+    """
+    tablo_id = (request.view_args or {}).get("tablo_id")
+    if not isinstance(tablo_id, int):
+        return Session.by_token(token)
+    row = db.session.execute(_session_with_role(), {"token_hash": hash_token(token), "tablo_id": tablo_id}).first()
+    if row is not None:
+        tablo, member_role, found = row
+        # (user, tablo, what get_tablo_or_404 would have read: (tablo, role), or None)
+        g.xtablo_membership = (found.user_id, tablo_id, (tablo, member_role))
+        return found
+    found = Session.by_token(token)  # not signed in, or signed in but not a member
+    if found is not None:
+        g.xtablo_membership = (found.user_id, tablo_id, None)
+    return found
+
+
+# The statements below are built once and run with their parameters: building one took more CPU
+# than SQLite takes to run it (bench/RESULTS.md).
+
+@cache
+def _tablo_with_role():
+    return Tablo.with_role_of(bindparam("user_id")).where(Tablo.id == bindparam("tablo_id"))
+
+
+@cache
+def _session_with_role():
+    """(tablo, role, session with its user) for a token and a tablo the user is a member of."""
+    return (
+        Tablo.with_role_of(User).where(Tablo.id == bindparam("tablo_id"))
+        .add_columns(Session)
+        .join_from(Session, User, Session.user)
+        .options(contains_eager(Session.user))
+        .where(Session.token_hash == bindparam("token_hash"))
+    )
+
+
+@cache
+def _of_tablo(model):
+    return select(model).where(model.id == bindparam("row_id"), model.tablo_id == bindparam("tablo_id"))
+
+
 def get_of_tablo_or_404(model, tablo: Tablo, row_id: int):
     """The `model` row `row_id` of `tablo` (already authorized): a task, a member, an invitation
     or a link. A row of another tablo is a 404, exactly like a missing one."""
-    row = db.session.scalar(select(model).where(model.id == row_id, model.tablo_id == tablo.id))
+    row = db.session.scalar(_of_tablo(model), {"row_id": row_id, "tablo_id": tablo.id})
     if row is None:
         abort(404)
     return row

@@ -9,9 +9,15 @@
 The cookie is only a preference: an unknown value in it is ignored. The selector never queries
 the database (error pages render while it is down): it reads the user only if the request has
 already loaded them.
+
+Templates translate through `init_app`'s functions rather than Flask-Babel's own: the same
+catalogues, found once per template rather than once per string (bench/RESULTS.md).
 """
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 LANGUAGES = {"en": "English", "fr": "Français"}  # each in its own language: the switch's labels
 DEFAULT = "en"
@@ -46,3 +52,60 @@ def remember_language(response, language: str | None):
     else:
         response.delete_cookie(COOKIE)
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Hand every template `gettext` and `ngettext` bound to the catalogue of the request's
+    locale, found once per template rather than once per string.
+
+    Flask-Babel's template callables look its context up three times per string and spell the
+    locale out to find the catalogue. These are chosen when a template starts rendering (a
+    context processor), so `force_locale` and `refresh` apply as before; the catalogues are
+    those Flask-Babel loads, and keeps for the life of the process, itself. Macros imported
+    without context (_form.html) still translate through Flask-Babel's."""
+    by_locale = {}
+
+    def translation_functions() -> dict:
+        if not has_request_context():  # a template drawn by a command: as before
+            return {}
+        locale = get_locale()
+        try:
+            return by_locale[locale]
+        except KeyError:
+            by_locale[locale] = functions = _template_functions(get_translations())
+            return functions
+
+    app.context_processor(translation_functions)
+
+
+MAX_PLAIN_STRINGS = 4096  # templates hold a few hundred; a bound all the same
+
+
+def _template_functions(catalogue) -> dict:
+    """gettext and ngettext on `catalogue` as Jinja's i18n extension makes them ("newstyle"):
+    variables by name, and the translation escaped like the rest of the page. A string without
+    variables comes out the same every time: it is finished once."""
+    plain = {}
+
+    @pass_context
+    def gettext(context, string, /, **variables):
+        autoescape = context.eval_ctx.autoescape
+        if not variables and (finished := plain.get((string, autoescape))) is not None:
+            return finished
+        translated = catalogue.ugettext(string)
+        if autoescape:
+            translated = Markup(translated)
+        translated %= variables
+        if not variables and len(plain) < MAX_PLAIN_STRINGS:
+            plain[string, autoescape] = translated
+        return translated
+
+    @pass_context
+    def ngettext(context, singular, plural, num, /, **variables):
+        variables.setdefault("num", num)
+        translated = catalogue.ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}

@@ -29,6 +29,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from xtablo import timezones
+from xtablo.access import session_by_token
 from xtablo.accounts import claim_invitations
 from xtablo.database import request_writes, write_connection
 from xtablo.extensions import db, login_manager
@@ -80,7 +81,7 @@ def end_session() -> None:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    row = Session.by_token(token)
+    row = session_by_token(token)
     if row is None:
         return None
     if row.is_ended:

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import ForeignKey, String, Text, event, func, select, update
+from sqlalchemy import BindParameter, ForeignKey, String, Text, event, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -54,15 +54,17 @@ class Tablo(db.Model):
         return tablo
 
     @classmethod
-    def with_role_of(cls, user: User):
+    def with_role_of(cls, user: "User | BindParameter[int]"):
         """Select (tablo, role) for every tablo `user` is a member of: the one place that
-        decides who may open a tablo."""
+        decides who may open a tablo. `user` may also be a bind parameter standing for a user's
+        id, for a statement built once and run on every request (xtablo/access.py)."""
         from xtablo.models.membership import TabloMember
 
+        user_id = user if isinstance(user, BindParameter) else user.id
         return (
             select(cls, TabloMember.role)
             .join(TabloMember, TabloMember.tablo_id == cls.id)
-            .where(TabloMember.user_id == user.id)
+            .where(TabloMember.user_id == user_id)
         )
 
     @classmethod
