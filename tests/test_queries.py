@@ -47,7 +47,10 @@ def test_a_board_costs_the_same_for_3_and_300_tasks(client, login_as, make_tablo
         assert response.status_code == 200
         assert response.text.count('<li class="task"') == tasks  # every card is drawn
         counts[tasks] = counter.count
-    assert counts[3] == counts[300] <= 3
+    # The session with its user and membership, the tablo's étapes (the filter and the forms
+    # offer them; remembered per board version, so a warm board skips it), the cards; and on
+    # SQLite the BEGIN of the read transaction.
+    assert counts[3] == counts[300] <= 4
 
 
 def test_a_tablo_page_reads_the_session_the_user_and_the_membership_in_one_query(client, login_as, make_tablo, count_queries):
