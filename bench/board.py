@@ -17,12 +17,12 @@ What it does, in one run (about 2 min on a quiet machine, at most RUN_DEADLINE; 
    closed-loop keep-alive connections (16 and 32 by default, 10 s each), then replays each at half
    of its own peak with an open-loop, fixed-arrival-rate schedule (latency counted from the
    scheduled send time, so a slow server cannot hide its queueing). Every response must be a 200;
-   every board page must show the 200 tasks (`class="task"` counted), every hello say "Hello". Connections are spread evenly over the workers.
-   A phase during which other processes took CPU is measured again once the machine is quiet
-   (--retries, --retry-budget); the CPU of the server, of this client and of everything else is
-   recorded for each phase.
+   every board page must show the 200 tasks (`class="task"` counted), every hello say "Hello".
+   Connections are spread evenly over the workers. A phase during which other processes took
+   CPU is measured again once the machine is quiet (--retries, --retry-budget); the CPU of the
+   server, of this client and of everything else is recorded for each phase.
 5. Rewrites the generated section of bench/RESULTS.md, writes bench/out/last-run.json and the
-   server log to bench/out/, stops the server (also on error or Ctrl-C).
+   servers' logs to bench/out/, stops the servers (also on error or Ctrl-C).
 
 The load generator is this one process: gevent greenlets over raw keep-alive sockets, with a
 minimal HTTP/1.1 parser, so that it takes as little as possible of the 2 cores it shares with the
