@@ -13,16 +13,16 @@ What it does, in one run (about 2 min on a quiet machine, at most RUN_DEADLINE; 
    yardstick, what gunicorn, gevent, Werkzeug and Flask cost with no app around them.
 3. Signs in like a browser: GET /login, read the csrf_token hidden input, POST the form with the
    cookie, keep the session cookie.
-4. For the hello app's GET /, GET /healthz and GET /tablos/<id>: finds the peak throughput with closed-loop keep-alive
-   connections (16 and 32 by default, 10 s each), then replays each at half of its own peak with
-   an open-loop, fixed-arrival-rate schedule (latency counted from the scheduled send time, so a
-   slow server cannot hide its queueing). Every response must be a 200; every board page must
-   show the 200 tasks (`class="task"` counted). Connections are spread evenly over the workers.
-   A phase during which other processes took CPU is measured again once the machine is quiet
-   (--retries, --retry-budget); the CPU of the server, of this client and of everything else is
-   recorded for each phase.
+4. For the hello app's GET /, GET /healthz and GET /tablos/<id>: finds the peak throughput with
+   closed-loop keep-alive connections (16 and 32 by default, 10 s each), then replays each at half
+   of its own peak with an open-loop, fixed-arrival-rate schedule (latency counted from the
+   scheduled send time, so a slow server cannot hide its queueing). Every response must be a 200;
+   every board page must show the 200 tasks (`class="task"` counted), every hello say "Hello".
+   Connections are spread evenly over the workers. A phase during which other processes took
+   CPU is measured again once the machine is quiet (--retries, --retry-budget); the CPU of the
+   server, of this client and of everything else is recorded for each phase.
 5. Rewrites the generated section of bench/RESULTS.md, writes bench/out/last-run.json and the
-   server log to bench/out/, stops the server (also on error or Ctrl-C).
+   servers' logs to bench/out/, stops the servers (also on error or Ctrl-C).
 
 The load generator is this one process: gevent greenlets over raw keep-alive sockets, with a
 minimal HTTP/1.1 parser, so that it takes as little as possible of the 2 cores it shares with the
@@ -915,7 +915,7 @@ board during the run: if the app caches its rendering, this is the cached page.
 stays under 100 ms at half of its own peak rate.
 
 **Command.** `make bench`, that is `.venv/bin/python bench/board.py` (about 2 min on a quiet
-machine, up to 5 min when phases must be measured again; nothing to install; `--help` for the
+machine, up to 7 min when phases must be measured again; nothing to install; `--help` for the
 knobs). It migrates a fresh database, seeds it with `bench/seed.py`, starts gunicorn on
 127.0.0.1 and a free port, signs in through the login form like a browser (CSRF token and
 cookie), runs the load, stops the server (also on error or Ctrl-C) and rewrites the section
