@@ -19,7 +19,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from xtablo import create_app  # noqa: E402
 from xtablo.extensions import db  # noqa: E402
-from xtablo.models import Status, Tablo, Task, User  # noqa: E402
+from xtablo.models import Etape, Status, Tablo, Task, User  # noqa: E402
 
 EMAIL = os.environ.get("BENCH_EMAIL", "bench@example.com")
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-password")
@@ -40,10 +40,14 @@ def main() -> None:
         statuses = list(Status)
         counts = {status.value: 0 for status in statuses}
         start = date.today()
+        # Four étapes, each card but every fifth filed under one: cards draw their étape, the
+        # board offers the filter and the "Étape" select.
+        etapes = [Etape.create(tablo, title=title) for title in ("Études", "Gros œuvre", "Second œuvre", "Finitions")]
         for i in range(TASKS):
             status = statuses[i % len(statuses)]
             Task.create(
                 tablo,
+                etape_id=None if i % 5 == 4 else etapes[i % len(etapes)].id,
                 title=f"{WORDS[i % len(WORDS)]} {THINGS[(i // len(WORDS)) % len(THINGS)]} #{i + 1}",
                 description="Some notes about this task." if i % 2 else "",
                 # A due date on every fourth card, so the board renders that branch too.

@@ -23,6 +23,7 @@ Every verb on a task locks the board and re-reads the task first (Task.lock): a 
 someone else meanwhile is a TaskDeleted, answered once, here, by `task_deleted`.
 """
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -35,7 +36,7 @@ from xtablo.access import find_of_tablo, get_task_or_404, get_tablo_or_404
 from xtablo.blueprints.tablos import bp
 from xtablo.blueprints.tablos.forms import ConfirmForm, EditTaskForm, MoveForm, TabloForm, TaskForm
 from xtablo.extensions import db
-from xtablo.models import NO_ETAPE, Etape, EtapeDeleted, Role, Tablo, Task, TaskDeleted
+from xtablo.models import NO_ETAPE, Etape, EtapeDeleted, Role, Status, Tablo, Task, TaskDeleted
 from xtablo.web import fragments
 from xtablo.web.dates import short_date
 from xtablo.web.htmx import after_settle, is_htmx, refused, see_other, triggered_by
@@ -249,23 +250,36 @@ def etapes_of(tablo: Tablo) -> list:
     return fragments.remembered(key, lambda: [(etape.id, etape.title) for etape in Etape.of(tablo)])
 
 
-def new_task_form(tablo: Tablo, filtered: bool = True, **data) -> TaskForm:
+@dataclass(frozen=True)
+class EmptyTaskForm:
+    """An empty "Add a task" form, built only when its fields are not drawn already: building a
+    WTForms form took about a tenth of a cached board view's CPU (bench/cpu.py)."""
+
+    tablo: Tablo
+    status: str = Status.TODO.value
+    etape_id: str = ""
+    errors = {}  # noqa: RUF012  (never any: it is empty)
+
+    def build(self) -> TaskForm:
+        form = TaskForm(formdata=None, status=self.status, etape_id=self.etape_id)
+        form.etape_id.offer(etapes_of(self.tablo))
+        return form
+
+
+def new_task_form(tablo: Tablo, filtered: bool = True, status: str = Status.TODO.value, etape_id: str | None = None) -> EmptyTaskForm:
     """An empty "Add a task" form; on a board filtered by an étape, it files under that étape."""
-    if filtered and "etape_id" not in data and (raw := request.args.get("etape", "")).isdigit():
-        data["etape_id"] = raw
-    form = TaskForm(formdata=None, **data)
-    form.etape_id.offer(etapes_of(tablo))
-    return form
+    if filtered and etape_id is None and (raw := request.args.get("etape", "")).isdigit():
+        etape_id = raw
+    return EmptyTaskForm(tablo, status, etape_id or "")
 
 
-def task_fields(tablo: Tablo, form: TaskForm) -> Markup:
+def task_fields(tablo: Tablo, form) -> Markup:
     """The "Add a task" fields: drawn live when they carry input or errors, else from the cache
     (per version of the board: they offer its étapes)."""
-    render = lambda: Markup(render_template("tablos/_task_fields.html", form=form))  # noqa: E731
-    if form.errors or form.title.data:
-        return render()
-    key = ("task-fields", tablo.id, tablo.board_version, form.status.data, form.etape_id.data, str(get_locale()))
-    return fragments.cached(key, render)
+    if not isinstance(form, EmptyTaskForm):
+        return Markup(render_template("tablos/_task_fields.html", form=form))
+    key = ("task-fields", tablo.id, tablo.board_version, form.status, form.etape_id, str(get_locale()))
+    return fragments.cached(key, lambda: render_template("tablos/_task_fields.html", form=form.build()))
 
 
 def board_columns(tablo: Tablo, shown) -> Markup:
