@@ -176,6 +176,6 @@ def test_wrong_tokens_are_404(client, db, login_as, make_user):
 
 
 def test_feed_tokens_are_redacted_from_the_access_log():
-    line = 'GET /calendar/12-AbCdEf_gh-ij.ics HTTP/1.1'
-    assert redact(line) == f"GET /calendar/{REDACTED}.ics HTTP/1.1" or redact(line) == f"GET /calendar/{REDACTED} HTTP/1.1"
-    assert "AbCdEf" not in redact("/calendar%2F12-AbCdEf.ics")
+    # The whole last segment goes, ".ics" too: the token has no separator the log could trust.
+    assert redact("GET /calendar/12-AbCdEf_gh-ij.ics HTTP/1.1") == f"GET /calendar/{REDACTED} HTTP/1.1"
+    assert redact("/calendar%2F12-AbCdEf.ics") == f"/calendar%2F{REDACTED}"

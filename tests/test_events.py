@@ -4,7 +4,7 @@ its field, nothing written."""
 
 import html
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from icalendar import Calendar
@@ -235,7 +235,7 @@ def test_the_events_tab_costs_the_same_for_2_and_40_events(client, db, tablo, co
         db.session.commit()
         with count_queries() as counter:
             page = client.get(f"/tablos/{tablo.id}/events").text
-        assert page.count('<li class="event card"') == sum(range(0)) + (2 if number == 2 else 42)
+        assert page.count('<li class="event card"') == {2: 2, 40: 42}[number]  # every event so far is to come
         counts[number] = counter.count
     assert counts[2] == counts[40]
 
@@ -256,13 +256,13 @@ def test_the_time_zone_is_chosen_on_the_account_page(client, db, tablo):
     assert '<option selected value="Europe/Paris">' in page
     response = client.post("/account", data={"name": "Me", "language": "", "time_zone": "Asia/Tokyo"})
     assert response.status_code == 303
-    assert stored(db, "x") is None and tablo.created_by.time_zone == "Asia/Tokyo"
+    db.session.rollback()
+    assert tablo.created_by.time_zone == "Asia/Tokyo"
     for wrong in ("Mars/Olympus_Mons", "", "x" * 100, "US/Eastern"):
         response = client.post("/account", data={"name": "Me", "language": "", "time_zone": wrong})
         assert response.status_code == 422 and field_errors(response.text) == {"time_zone": "Choose a time zone from the list."}, wrong
     db.session.rollback()
     assert tablo.created_by.time_zone == "Asia/Tokyo"
-    assert date(2027, 1, 1)  # noqa: keeps the import honest for readers who copy a case
 
 
 def test_the_first_sign_in_takes_the_browser_s_time_zone_and_never_overrides_a_choice(client, db, make_user, auth):

@@ -14,8 +14,10 @@ Templates translate through `init_app`'s functions rather than Flask-Babel's own
 catalogues, found once per template rather than once per string (bench/RESULTS.md).
 """
 
+from contextlib import nullcontext
+
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import get_locale, get_translations
+from flask_babel import force_locale, get_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -109,3 +111,9 @@ def _template_functions(catalogue) -> dict:
         return translated % variables
 
     return {"gettext": gettext, "ngettext": ngettext}
+
+
+def in_language_of(locale: str | None):
+    """A mail or a calendar feed is written in the language its reader chose on the account page
+    (else the language of the request that makes it)."""
+    return force_locale(locale) if locale else nullcontext()

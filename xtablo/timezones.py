@@ -69,7 +69,3 @@ def to_utc_lenient(day: date, in_zone: ZoneInfo) -> datetime:
     zones spring forward at 00:00), the first instant of the day."""
     return datetime.combine(day, time(), tzinfo=in_zone).astimezone(UTC)
 
-
-def local(instant: datetime, in_zone: ZoneInfo) -> datetime:
-    """`instant` as clocks in `in_zone` show it."""
-    return instant.astimezone(in_zone)

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 MAX_ENTRIES = 256
 
-_fragments: OrderedDict[Hashable, Markup] = OrderedDict()
+_fragments: OrderedDict[Hashable, object] = OrderedDict()  # HTML (Markup) or small lists
 _lock = Lock()
 
 

@@ -6,13 +6,12 @@ its answer has gone out (`mail.send_after`).
 """
 
 import math
-from contextlib import nullcontext
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from xtablo import mail
+from xtablo.i18n import in_language_of
 from xtablo.models import User
 from xtablo.web.security import external_url
 
@@ -25,12 +24,6 @@ def link_hours() -> int:
 def reset_hours() -> int:
     """How long a password link works, in whole hours, as the mail and the pages say it."""
     return math.ceil(current_app.config["PASSWORD_RESET_HOURS"])
-
-
-def in_language_of(locale: str | None):
-    """A mail is written in the language its reader chose on the account page (else the
-    language of the page that sends it)."""
-    return force_locale(locale) if locale else nullcontext()
 
 
 def send_verification(user: User) -> None:

@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from xtablo import calendar
-from xtablo.blueprints.auth.mails import in_language_of
 from xtablo.blueprints.planning import bp
 from xtablo.blueprints.tablos.forms import ConfirmForm
 from xtablo.extensions import db
+from xtablo.i18n import in_language_of
 from xtablo.web.htmx import see_other
 from xtablo.web.security import external_url
 
