@@ -34,3 +34,29 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn 27's control socket lives at one path per user: the test suite's live servers, the
 # benchmark and `make run` would contend for it, and nothing here uses `gunicornc`.
 control_socket_disable = True
+
+
+
+def post_worker_init(worker):
+    """The worker's last step before it serves: compile the app's templates, then freeze what
+    the process holds out of the garbage collector's full collections.
+
+    CPython runs a full collection every so often (when the objects promoted to its oldest
+    generation reach a quarter of those already there), and a full collection walks every
+    container object of the process: about 130,000 once the app is loaded (modules, SQLAlchemy's
+    mappers, compiled templates). That took 100 to 250 ms on the benchmark machine, about once
+    every 1,000 board views, and a gevent worker serves nobody meanwhile: the requests that
+    arrived during the pause all waited for it, which made most of the board's p99
+    (bench/RESULTS.md). `gc.freeze()` moves everything alive into a permanent generation that
+    collections skip, so they walk only what the first requests created (about 17,000 objects, a
+    few ms). Nothing is lost: these objects live as long as the process, and reference counting
+    still frees whatever is dropped. The benchmark's bare hello app gets the same treatment.
+    """
+    import gc
+
+    jinja_env = getattr(worker.wsgi, "jinja_env", None)
+    if jinja_env is not None:
+        for name in jinja_env.list_templates():
+            jinja_env.get_template(name)
+    gc.collect()
+    gc.freeze()

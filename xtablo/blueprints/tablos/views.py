@@ -30,7 +30,8 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from xtablo.access import find_of_tablo, get_task_or_404, get_tablo_or_404
 from xtablo.blueprints.tablos import bp
@@ -214,10 +215,35 @@ def render_board(tablo: Tablo, task_form: TaskForm, status: int = 200, filtered:
     """The Tasks tab: the whole page, or for htmx the board partial the page includes. The board
     shows the tasks of the étape the query string names (`?etape=`), unless not `filtered`."""
     shown = board_filter(tablo) if filtered else None
-    template = "tablos/_board.html" if is_htmx() else "tablos/show.html"
-    context.update(tablo=tablo, shown=shown, etapes=etapes_of(tablo), columns_html=board_columns(tablo, shown),
-                   task_form=task_form, task_fields=task_fields(tablo, task_form), board_args=board_args(shown))
-    return make_response(render_template(template, **context), status)
+    board = board_html(tablo, shown, task_form, **context)
+    if is_htmx():
+        return make_response(board, status)
+    return make_response(render_template("tablos/show.html", tablo=tablo, board=board), status)
+
+
+# Stands for the reader's CSRF token in a board drawn for everyone (see board_html).
+CSRF_MARK = "\x00csrf-token\x00"
+
+
+def board_html(tablo: Tablo, shown, task_form, **context) -> Markup:
+    """The board partial (tablos/_board.html): filter, "Add a task" form and columns.
+
+    A plain view (an empty form, nothing to say) is the same HTML for every reader of the same
+    kind until the board changes, but for the CSRF token of its form: it is drawn once per
+    version of the board, filter, kind of reader, language and day, with a mark where the token
+    goes, and each view only puts its reader's token there. Anything else (errors, a form with
+    input) is drawn live."""
+    def draw(**marks) -> str:
+        return render_template("tablos/_board.html", tablo=tablo, shown=shown, etapes=etapes_of(tablo),
+                               columns_html=board_columns(tablo, shown), task_form=task_form,
+                               task_fields=task_fields(tablo, task_form), board_args=board_args(shown), **context, **marks)
+
+    if context or not isinstance(task_form, EmptyTaskForm):
+        return Markup(draw())
+    key = ("board-wrap", tablo.id, tablo.board_version, shown, tablo.current_role.allows(Role.EDITOR), str(get_locale()),
+           date.today(), task_form.status, task_form.etape_id)
+    parts = fragments.remembered(key, lambda: tuple(draw(csrf_token=lambda: CSRF_MARK).split(CSRF_MARK)))
+    return Markup(str(escape(generate_csrf())).join(parts))
 
 
 def board_filter(tablo: Tablo):
