@@ -179,3 +179,65 @@ def test_feed_tokens_are_redacted_from_the_access_log():
     # The whole last segment goes, ".ics" too: the token has no separator the log could trust.
     assert redact("GET /calendar/12-AbCdEf_gh-ij.ics HTTP/1.1") == f"GET /calendar/{REDACTED} HTTP/1.1"
     assert redact("/calendar%2F12-AbCdEf.ics") == f"/calendar%2F{REDACTED}"
+
+
+def test_a_token_with_non_ascii_characters_is_a_404_not_a_500(client, db, login_as):
+    login_as()
+    token = turn_on(client).removeprefix("/calendar/").removesuffix(".ics")
+    user_id, signature = token.split("-", 1)
+    for wrong in (f"{user_id}-é", f"{user_id}-{signature[:-1]}é", f"{user_id}-{signature}\u00a0", f"{user_id}-{'ü' * 2000}"):
+        assert client.get(f"/calendar/{wrong}.ics").status_code == 404, wrong
+
+
+def test_a_weak_etag_sent_back_gets_a_304(app, client, db, login_as):
+    """A proxy that compresses the feed (nginx's gzip) hands the app a weak tag, W/"…", which
+    the app sends back: If-None-Match compares weakly (RFC 9110), so it still gets a 304."""
+    login_as()
+    path = turn_on(client)
+    etag = client.get(path).headers["ETag"]
+    for sent in (f"W/{etag}", f'"other", W/{etag}'):
+        response = app.test_client().get(path, headers={"If-None-Match": sent})
+        assert response.status_code == 304, sent
+    assert app.test_client().get(path, headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+
+def test_renaming_the_account_gives_the_feed_a_new_etag(app, client, db, login_as):
+    """The feed's name is its owner's ("xtablo: Ada's planning"): an app polling with the old
+    tag must get the new name, not a 304."""
+    me = login_as()
+    me.time_zone = "Europe/Paris"
+    db.session.commit()
+    path = turn_on(client)
+    etag = client.get(path).headers["ETag"]
+    assert client.post("/account", data={"name": "Ada", "language": "", "time_zone": "Europe/Paris"}).status_code == 303
+    response = app.test_client().get(path, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert str(Calendar.from_ical(response.data)["X-WR-CALNAME"]) == "xtablo: Ada’s planning"
+
+
+def test_line_breaks_and_control_characters_neither_break_nor_forge_lines(client, db, login_as, make_tablo):
+    """Titles, places and names are typed by people, who may paste line breaks and invisible
+    characters (or post them on purpose): the feed and the event's file still open, hold no
+    control character RFC 5545 forbids, and no property the app did not write."""
+    me = login_as()
+    tablo = make_tablo(owner=me, title="Chantier\nNord")
+    response = client.post(f"/tablos/{tablo.id}/events", data={
+        "title": "Réunion\nde chantier", "start_date": "2027-03-05", "start_time": "09:00",
+        "location": "Mairie\rURL:https://evil.example", "description": "Ordre du jour\x01\r\nATTENDEE:mailto:x@evil.example"})
+    assert response.status_code == 303
+    assert client.post("/account", data={"name": "Ada\nLovelace", "language": "", "time_zone": "UTC"}).status_code == 303
+    event = db.session.scalar(select(TabloEvent))
+    path = turn_on(client)
+    for response, name in ((client.get(f"/tablos/{tablo.id}/events/{event.id}.ics"), "Réunion de chantier"),
+                           (client.get(path), "xtablo: Ada Lovelace’s planning")):
+        assert response.status_code == 200
+        text = response.data.decode()
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text.replace("\r\n", "")), text
+        parsed_back = Calendar.from_ical(response.data)
+        assert str(parsed_back["X-WR-CALNAME"]) == name
+        (item,) = parsed_back.walk("VEVENT")
+        assert str(item["SUMMARY"]) == "Réunion\nde chantier"
+        assert str(item["LOCATION"]) == "Mairie\nURL:https://evil.example"
+        assert str(item["URL"]) == f"http://localhost/tablos/{tablo.id}/events/{event.id}"
+        assert "ATTENDEE" not in item and str(item["DESCRIPTION"]).startswith("Ordre du jour\nATTENDEE:")
+        assert item["CATEGORIES"].cats == ["Chantier\nNord"]

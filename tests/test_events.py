@@ -141,6 +141,33 @@ def test_the_last_hours_of_9999_are_refused_not_a_500(client, db, tablo):
     assert events_count(db) == 0
 
 
+def test_the_end_of_9999_is_refused_where_a_member_ahead_of_utc_could_not_see_it(client, db, tablo, make_user, auth):
+    """20:00 on 31 December 9999 in London is already the year 10000 in Kiritimati (UTC+14):
+    such an event is refused when typed, so that no member's page fails on it; 09:00 UTC on
+    the last day is the latest instant every zone can show."""
+    me = tablo.created_by
+    me.time_zone = "Europe/London"
+    db.session.commit()
+    for data in ({"start_time": "20:00", "end_time": "21:00"}, {"start_time": "08:00", "end_time": "11:00"}):
+        response = add(client, tablo, start_date="9999-12-31", **data)
+        assert response.status_code == 422
+        assert "Choose a date between 1900 and 9999." in field_errors(response.text).values(), data
+    assert events_count(db) == 0
+    assert add(client, tablo, start_date="9999-12-31", start_time="08:00", end_time="09:00").status_code == 303
+    reader = make_user(name="Kiri")
+    reader.time_zone = "Pacific/Kiritimati"
+    TabloMember.add(tablo, reader, Role.VIEWER, added_by=me)
+    db.session.commit()
+    auth.logout()
+    auth.login(reader)
+    event = stored(db)
+    assert shown_when(client.get(f"/tablos/{tablo.id}/events").text) == ["Fri, Dec 31, 9999 · 10:00\u202fPM – 11:00\u202fPM"]
+    assert client.get(f"/tablos/{tablo.id}/events/{event.id}").status_code == 200
+    for view in ("agenda", "week", "month"):
+        response = client.get(f"/planning?view={view}&date=9999-12-31")
+        assert response.status_code == 200 and "Réunion" in response.text, view
+
+
 def test_the_night_the_clocks_change_works_outside_the_hour_in_question(client, db, tablo):
     assert add(client, tablo, start_date="2027-03-28", start_time="03:00").status_code == 303
     assert stored(db).starts_at == at(2027, 3, 28, 1)

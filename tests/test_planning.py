@@ -422,6 +422,23 @@ def test_the_calendar_s_ends_answer_without_a_way_past_them(client, login_as, qu
         assert not any(name.startswith(("Next", "Later")) for name in nav), nav
 
 
+@pytest.mark.parametrize("view", ["agenda", "week", "month"])
+def test_the_last_day_of_9999_is_on_the_planning_in_every_view(client, db, login_as, make_tablo, in_zone, view):
+    """The calendar ends on 31 December 9999, included: that day is drawn, with what is on it."""
+    me = in_zone(login_as(), "Pacific/Kiritimati")
+    tablo = make_tablo(owner=me, title="Mine")
+    event(tablo, "Last meeting", at(9999, 12, 31, 8))  # 22:00 in Kiritimati
+    event(tablo, "Last holiday", at(9999, 12, 30), all_day=True)  # the last day an all-day event can be on
+    Task.create(tablo, title="Last task", due_date=date(9999, 12, 31))
+    db.session.commit()
+    response = client.get(f"/planning?view={view}&date=9999-12-{30 if view == 'agenda' else 31}")
+    assert response.status_code == 200
+    assert "9999-12-31" in day_blocks(response.text)
+    assert planned(response.text)["9999-12-30"] == ["Last holiday"]
+    assert planned(response.text)["9999-12-31"] == ["Last task", "Last meeting"]
+    assert times(response.text, "9999-12-31")["Last meeting"] == "10:00 PM – 11:00 PM"
+
+
 def test_someone_in_no_tablo_is_told_where_items_come_from(client, login_as):
     login_as()
     page = client.get("/planning").text

@@ -16,17 +16,30 @@ and is written in the language chosen on their account.
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from xtablo.models._types import utcnow
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 PRODID = "-//xtablo//xtablo//EN"
+LINE_BREAK = re.compile(r"\r\n?|\n")
+# What RFC 5545 forbids in TEXT (every control character but the tab; a line break is written
+# escaped, as "\n"): pasted or posted in a title, it would make apps reject the whole feed.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _text(value: str, *, one_line: bool = False) -> str:
+    """Text people typed, as iCalendar may carry it: each line break one newline (a lone
+    carriage return too, which some apps would read as the end of the property), which
+    icalendar writes escaped, or a space in a one-line value; no other control character."""
+    value = LINE_BREAK.sub(" " if one_line else "\n", value)
+    return CONTROL.sub("", value)
 
 
 def _calendar(name: str) -> Calendar:
@@ -34,7 +47,8 @@ def _calendar(name: str) -> Calendar:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
+    # An X- property is written as it is unless it says it is text: escaped, on one line.
+    calendar.add("x-wr-calname", vText(_text(name, one_line=True)))
     return calendar
 
 
@@ -45,7 +59,7 @@ def _event(event, tablo, stamp: datetime) -> Event:
     item.add("last-modified", event.updated_at)
     item.add("created", event.created_at)
     item.add("sequence", event.sequence)
-    item.add("summary", event.title)
+    item.add("summary", _text(event.title))
     if event.all_day:
         item.add("dtstart", event.starts_at.date())
         item.add("dtend", event.ends_at.date())
@@ -53,10 +67,10 @@ def _event(event, tablo, stamp: datetime) -> Event:
         item.add("dtstart", event.starts_at)
         item.add("dtend", event.ends_at)
     if event.location:
-        item.add("location", event.location)
+        item.add("location", _text(event.location))
     description = "\n\n".join(part for part in (event.description, _("Tablo: %(title)s", title=tablo.title)) if part)
-    item.add("description", description)
-    item.add("categories", [tablo.title])
+    item.add("description", _text(description))
+    item.add("categories", [_text(tablo.title)])
     item.add("url", url_for("events.event", tablo_id=tablo.id, event_id=event.id, _external=True))
     return item
 
@@ -66,11 +80,11 @@ def _task(task, tablo, stamp: datetime) -> Event:
     item.add("uid", f"task-{task.id}-{int(task.created_at.timestamp())}@xtablo")
     item.add("dtstamp", stamp)
     item.add("last-modified", task.updated_at)
-    item.add("summary", _("Task: %(title)s", title=task.title))
+    item.add("summary", _text(_("Task: %(title)s", title=task.title)))
     item.add("dtstart", task.due_date)
     item.add("dtend", task.due_date + timedelta(days=1))
     item.add("transp", "TRANSPARENT")  # a due date takes no time in the day
-    item.add("categories", [tablo.title])
+    item.add("categories", [_text(tablo.title)])
     item.add("url", url_for("tablos.task", tablo_id=tablo.id, task_id=task.id, _external=True))
     return item
 
@@ -124,12 +138,15 @@ def user_of_feed(token: str):
     user = db.session.get(User, int(user_id))
     if user is None or user.feed_salt is None:
         return None
-    return user if hmac.compare_digest(signature, _signature(user.id, user.feed_salt)) else None
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 404).
+    expected = _signature(user.id, user.feed_salt)
+    return user if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
 
 def feed_version(user) -> str:
     """A tag that changes whenever anything the feed shows does: the user's tablos (joined, left,
-    renamed), their events (added, edited, deleted) and due tasks, the feed's language. One
+    renamed), their events (added, edited, deleted) and due tasks, the feed's name (the user's)
+    and language. One
     query of aggregates, so a calendar app polling an unchanged feed costs almost nothing."""
     from sqlalchemy import func, select
 
@@ -150,7 +167,7 @@ def feed_version(user) -> str:
         *aggregates(TabloEvent, TabloEvent.tablo_id.in_(tablos)),
         *aggregates(Task, Task.tablo_id.in_(tablos), Task.due_date.is_not(None)),
     )).one()
-    seed = repr((tuple(row), user.feed_salt, user.locale, user.time_zone, FEED_FORMAT))
+    seed = repr((tuple(row), user.feed_salt, user.name, user.locale, user.time_zone, FEED_FORMAT))
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 

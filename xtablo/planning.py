@@ -23,7 +23,7 @@ from xtablo.extensions import db
 from xtablo.models import Tablo, TabloEvent, Task, User
 from xtablo.models.event import FIRST_YEAR, LAST_YEAR
 from xtablo.models.task import Status
-from xtablo.timezones import to_utc_lenient
+from xtablo.timezones import next_day_start, to_utc_lenient
 
 FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
@@ -60,7 +60,8 @@ class Item:
         task, or a timed one under way all day long): the week view draws those on top."""
         if self.all_day:
             return True
-        return self.starts_at <= to_utc_lenient(day, in_zone) and self.ends_at >= to_utc_lenient(shifted(day, 1), in_zone)
+        day_end = next_day_start(day, in_zone)
+        return day_end is not None and self.starts_at <= to_utc_lenient(day, in_zone) and self.ends_at >= day_end
 
 
 def tablos_of(user: User) -> list[Tablo]:
@@ -69,22 +70,22 @@ def tablos_of(user: User) -> list[Tablo]:
     return [tablo for tablo, _role in db.session.execute(stmt)]
 
 
-def items_of(user: User, tablos: dict[int, Tablo], *, first_day: date, end_day: date, in_zone: ZoneInfo,
+def items_of(user: User, tablos: dict[int, Tablo], *, first_day: date, last_day: date, in_zone: ZoneInfo,
              only: set[int] | None = None) -> list[Item]:
-    """The events and due tasks on days first_day..end_day (exclusive) for `user`, read in
+    """The events and due tasks on days first_day..last_day (both included) for `user`, read in
     `in_zone`, of every tablo they are a member of (or of `only` among those); `tablos` maps
     ids to their tablo (from `tablos_of`). Two queries."""
-    if end_day <= first_day:
+    if last_day < first_day:
         return []
     member_tablos = Tablo.with_role_of(user).with_only_columns(Tablo.id)
     events = TabloEvent.overlapping(
         select(TabloEvent).options(load_only(TabloEvent.tablo_id, TabloEvent.title, TabloEvent.location, TabloEvent.starts_at,
                                              TabloEvent.ends_at, TabloEvent.all_day))
         .where(TabloEvent.tablo_id.in_(member_tablos)),
-        first_day=first_day, end_day=end_day, in_zone=in_zone,
+        first_day=first_day, last_day=last_day, in_zone=in_zone,
     ).order_by(TabloEvent.starts_at, TabloEvent.id)
     tasks = (select(Task.id, Task.tablo_id, Task.title, Task.due_date, Task.status)
-             .where(Task.tablo_id.in_(member_tablos), Task.due_date >= first_day, Task.due_date < end_day)
+             .where(Task.tablo_id.in_(member_tablos), Task.due_date >= first_day, Task.due_date <= last_day)
              .order_by(Task.due_date, Task.title, Task.id))
     if only:
         events, tasks = events.where(TabloEvent.tablo_id.in_(only)), tasks.where(Task.tablo_id.in_(only))

@@ -6,7 +6,7 @@ time: on the spring-forward night, 02:30 does not exist in Paris (NonexistentTim
 night, 02:30 happens twice (AmbiguousTime). Both are refused with a sentence rather than guessed.
 """
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -69,3 +69,8 @@ def to_utc_lenient(day: date, in_zone: ZoneInfo) -> datetime:
     zones spring forward at 00:00), the first instant of the day."""
     return datetime.combine(day, time(), tzinfo=in_zone).astimezone(UTC)
 
+
+def next_day_start(day: date, in_zone: ZoneInfo) -> datetime | None:
+    """The instant the day after `day` starts in `in_zone` (the end of `day`, for ranges); None
+    after 31 December 9999, which no day follows."""
+    return None if day == date.max else to_utc_lenient(day + timedelta(days=1), in_zone)

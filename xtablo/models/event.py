@@ -19,7 +19,7 @@ the new version.
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Select, String, Text, and_, or_, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Select, String, Text, and_, or_, select, true
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from xtablo.extensions import db
@@ -30,6 +30,9 @@ MAX_LOCATION_LENGTH = 200
 # The longest event there can be, and the years it may fall in: beyond, it is a typing mistake.
 MAX_DURATION = timedelta(days=366)
 FIRST_YEAR, LAST_YEAR = 1900, 9999
+# The last instant a timed event may reach: the end of 9999 in the zone farthest ahead of UTC
+# (Pacific/Kiritimati, UTC+14). Later, a member there could not be shown it (the year 10000).
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(hours=14)
 
 
 def day_start(day: date) -> datetime:
@@ -113,12 +116,13 @@ class TabloEvent(db.Model):
         return list(db.session.scalars(stmt))
 
     @classmethod
-    def overlapping(cls, stmt, *, first_day: date, end_day: date, in_zone) -> "Select":
-        """`stmt` narrowed to the events that fall on days first_day..end_day (exclusive) for a
-        reader in `in_zone`: timed events by their instants, all-day events by their dates."""
-        from xtablo.timezones import to_utc_lenient
+    def overlapping(cls, stmt, *, first_day: date, last_day: date, in_zone) -> "Select":
+        """`stmt` narrowed to the events that fall on days first_day..last_day (both included)
+        for a reader in `in_zone`: timed events by their instants, all-day events by their dates."""
+        from xtablo.timezones import next_day_start, to_utc_lenient
 
-        start, end = to_utc_lenient(first_day, in_zone), to_utc_lenient(end_day, in_zone)
-        timed = and_(~cls.all_day, cls.starts_at < end, or_(cls.ends_at > start, cls.starts_at >= start))
-        whole_days = and_(cls.all_day, cls.starts_at < day_start(end_day), cls.ends_at > day_start(first_day))
+        start, end = to_utc_lenient(first_day, in_zone), next_day_start(last_day, in_zone)
+        timed = and_(~cls.all_day, true() if end is None else cls.starts_at < end,
+                     or_(cls.ends_at > start, cls.starts_at >= start))
+        whole_days = and_(cls.all_day, cls.starts_at <= day_start(last_day), cls.ends_at > day_start(first_day))
         return stmt.where(or_(timed, whole_days))

@@ -12,7 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from xtablo import timezones
 from xtablo.blueprints.tablos.forms import description_field, title_field
 from xtablo.forms import Form
-from xtablo.models.event import FIRST_YEAR, LAST_YEAR, MAX_DURATION, MAX_LOCATION_LENGTH, MAX_TITLE_LENGTH, day_start
+from xtablo.models.event import FIRST_YEAR, LAST_INSTANT, LAST_YEAR, MAX_DURATION, MAX_LOCATION_LENGTH, MAX_TITLE_LENGTH, day_start
 
 DEFAULT_LENGTH = timedelta(hours=1)  # a timed event without an end time
 YEARS_MESSAGE = _l("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
@@ -82,6 +82,9 @@ class EventForm(Form):
                 else:
                     ends_at = self._instant(self.end_date, end_day, self.start_time.data, in_zone)
                 if ends_at is None:
+                    return None
+                if ends_at > LAST_INSTANT:  # an instant some member's zone places in the year 10000
+                    (self.start_date if starts_at > LAST_INSTANT else self.end_date).errors.append(YEARS_MESSAGE)
                     return None
         except OverflowError:  # an hour past 31 December 9999
             self.end_date.errors.append(YEARS_MESSAGE)

@@ -50,7 +50,8 @@ def feed(feed_token: str):
     if user is None:
         abort(404)
     version = calendar.feed_version(user)
-    if version in request.if_none_match:
+    # Compared weakly (RFC 9110): a proxy that compresses the feed hands the app W/"…".
+    if request.if_none_match.contains_weak(version):
         response = make_response("", 304)
     else:
         with in_language_of(user.locale):

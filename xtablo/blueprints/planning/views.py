@@ -113,18 +113,24 @@ def month_after(first: date) -> date | None:
 
 @dataclass
 class Span:
-    """The days a view shows, its heading, and where previous and next lead (None: past 1900 or
-    9999). `end` is exclusive and never past the calendar's last day."""
+    """The days a view shows (`first` to `last`, both included: the calendar's last day,
+    31 December 9999, has no day after it), its heading, and where previous and next lead
+    (None: past 1900 or 9999)."""
 
     first: date
-    end: date
+    last: date
     heading: str
     previous: date | None
     next: date | None
 
     @property
+    def end(self) -> date:
+        """The day after the span, for counting its days (the last one itself at 9999's end)."""
+        return shifted(self.last, 1)
+
+    @property
     def days(self) -> list[date]:
-        return [date.fromordinal(n) for n in range(self.first.toordinal(), self.end.toordinal())]
+        return [date.fromordinal(n) for n in range(self.first.toordinal(), self.last.toordinal() + 1)]
 
 
 def span_of(view: str, day: date, first_weekday: int) -> Span:
@@ -136,19 +142,19 @@ def span_of(view: str, day: date, first_weekday: int) -> Span:
         month = day.replace(day=1)
         following = month_after(month)
         first = week_of(month, first_weekday)
-        end = shifted(week_of(shifted(following, -1), first_weekday), 7) if following else date.max
+        last = shifted(week_of(shifted(following, -1) if following else LAST_DAY, first_weekday), 6)
         heading = format_skeleton("yMMMM", month, locale=locale)
         heading = heading[:1].upper() + heading[1:]  # "mars 2027" is a heading: "Mars 2027"
         before, after = shifted(month, -1).replace(day=1), following
     else:
         length = 7 if view == "week" else AGENDA_DAYS
         first = week_of(day, first_weekday) if view == "week" else day
-        end = shifted(first, length)
-        heading = format_interval(first, max(first, shifted(end, -1)), "yMMMd", locale=locale)
-        before, after = shifted(first, -length), end
+        last = shifted(first, length - 1)
+        heading = format_interval(first, last, "yMMMd", locale=locale)
+        before, after = shifted(first, -length), shifted(last, 1)
     previous = max(before, FIRST_DAY) if first > FIRST_DAY else None
-    following = after if after and after <= LAST_DAY and end < date.max else None
-    return Span(first, end, heading, previous, following)
+    following = after if after and last < LAST_DAY else None
+    return Span(first, last, heading, previous, following)
 
 
 def day_name(day: date, skeleton: str | None = None) -> str:
@@ -170,7 +176,7 @@ def index():
     day = query.day or today
     first_weekday = first_week_day()
     span = span_of(query.view, day, first_weekday)
-    items = items_of(current_user, by_id, first_day=span.first, end_day=span.end, in_zone=zone, only=set(query.only))
+    items = items_of(current_user, by_id, first_day=span.first, last_day=span.last, in_zone=zone, only=set(query.only))
     days = by_day(items, span.days)
 
     def link(**changes) -> str:
