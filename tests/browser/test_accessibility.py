@@ -218,3 +218,69 @@ def test_the_etape_pages_have_no_axe_violations(page: Page, browser: Browser, li
         viewer_context.close()
 
     assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+
+
+@pytest.mark.parametrize("context_options", SCHEMES)
+def test_the_events_pages_and_the_planning_have_no_axe_violations(page: Page, browser: Browser, live_server: LiveServer,
+                                                                   context_options: dict) -> None:
+    """Issue 10's pages: the Events tab (empty, with its form open, with an error in it, with
+    events), an event's page and its delete page, as the owner and as a viewer; the planning's
+    three views with the feed on."""
+    axe = Axe()
+    viewer_context = other_person(browser, live_server, context_options)
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        page.goto(board_url)
+        open_tab(page, "Events")
+        axe.check(page, "events, empty, as the owner")
+        page.get_by_text("Add an event").click()
+        axe.check(page, "events, the form open")
+        page.get_by_role("button", name="Add event").click()  # nothing typed
+        expect(page.locator("#title-error")).to_be_visible()
+        axe.check(page, "events, with errors in the form")
+        page.get_by_label("Title").fill("Site visit")
+        page.get_by_label("Starts on").fill("2030-05-14")
+        page.get_by_label("Start time").fill("09:00")
+        page.get_by_label("Location (optional)").fill("12 rue de la Paix")
+        page.get_by_label("Description (optional)").fill("Bring the plans.")
+        page.get_by_role("button", name="Add event").click()
+        expect(page.get_by_text("Event “Site visit” added.")).to_be_visible()
+        page.get_by_text("Add an event").click()
+        page.get_by_label("Title").fill("Closed")
+        page.get_by_label("All day").check()
+        page.get_by_label("Starts on").fill("2030-05-20")
+        page.get_by_label("Ends on (optional)").fill("2030-05-22")
+        page.get_by_role("button", name="Add event").click()
+        expect(page.get_by_text("Event “Closed” added.")).to_be_visible()
+        axe.check(page, "events, as the owner")
+        page.get_by_role("link", name="Show past events").click()
+        axe.check(page, "past events")
+        page.go_back()
+        page.get_by_role("link", name="Edit Site visit").click()
+        axe.check(page, "an event's page, as the owner")
+        page.get_by_label("End time (optional)").fill("08:00")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#end_time-error")).to_be_visible()
+        axe.check(page, "an event's page, with an error")
+        page.get_by_role("link", name="Delete this event…").click()
+        axe.check(page, "delete an event")
+
+        for view in ("agenda", "week", "month"):
+            page.goto(f"/planning?view={view}&date=2030-05-14")
+            if view == "agenda":
+                page.get_by_role("button", name="Turn on the calendar feed").click()
+                expect(page.get_by_label("Your feed’s address")).to_be_visible()
+            expect(page.get_by_role("link", name="Site visit", exact=True).first).to_be_visible()
+            axe.check(page, f"planning, {view}, with the feed on")
+
+        viewer.goto(board_url)
+        open_tab(viewer, "Events")
+        expect(viewer.get_by_role("link", name="Site visit", exact=True)).to_be_visible()
+        axe.check(viewer, "events, as a viewer")
+        viewer.get_by_role("link", name="Site visit", exact=True).click()
+        axe.check(viewer, "an event's page, as a viewer")
+    finally:
+        viewer_context.close()
+
+    assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"

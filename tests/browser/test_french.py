@@ -171,3 +171,68 @@ def test_a_french_browser_meets_no_english_on_the_etape_pages(page: Page) -> Non
     page.get_by_label("Filtrer par étape").select_option(label="Sans étape")
     expect(page).to_have_url(re.compile(r"\?etape=none$"))
     no_english(page)
+
+
+@pytest.mark.parametrize("context_options", [{"locale": "fr-FR", "timezone_id": "Europe/Paris"}], ids=["fr-FR"])
+def test_a_french_browser_meets_no_english_on_the_events_and_the_planning(page: Page) -> None:
+    """Issue 10: the Events tab with errors (the clocks' night among them) and with events, an
+    event's page and its delete page, the planning's three views, the feed on. Its one-word
+    buttons and labels, which the catalogue check leaves out, are read by name."""
+    page.goto("/signup")
+    page.get_by_label("Votre nom").fill("Inès")
+    page.get_by_label("Adresse e-mail").fill(f"ines-{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer un compte").click()
+    page.get_by_role("link", name="Nouveau tablo").click()
+    page.get_by_label("Titre").fill("Rénovation")
+    page.get_by_role("button", name="Créer le tablo").click()
+    expect(page.get_by_role("heading", name="Rénovation", level=1)).to_be_visible()
+
+    page.get_by_role("navigation", name="Sections du tablo").get_by_role("link", name="Événements").click()
+    expect(page.get_by_text("Rien de prévu pour l’instant.")).to_be_visible()
+    no_english(page)
+    page.get_by_text("Ajouter un événement").click()
+    expect(page.get_by_text("Les heures sont dans votre fuseau horaire, Europe/Paris.")).to_be_visible()
+    expect(page.get_by_role("link", name="Changer de fuseau horaire")).to_be_visible()
+    page.get_by_role("button", name="Ajouter l’événement").click()  # nothing typed
+    expect(page.get_by_text("Donnez-lui un titre.")).to_be_visible()
+    no_english(page)
+    page.get_by_label("Titre").fill("Visite de chantier")
+    page.get_by_label("Commence le").fill("2027-03-28")
+    page.get_by_label("Heure de début").fill("02:30")
+    page.get_by_role("button", name="Ajouter l’événement").click()
+    expect(page.locator("#start_time-error")).to_contain_text("les horloges avancent cette nuit-là")
+    no_english(page)
+    page.get_by_label("Heure de début").fill("09:00")
+    page.get_by_label("Heure de fin (facultative)").fill("10:30")
+    page.get_by_label("Lieu (facultatif)").fill("12 rue de la Paix")
+    page.get_by_role("button", name="Ajouter l’événement").click()
+    expect(page.get_by_text("Événement « Visite de chantier » ajouté.")).to_be_visible()
+    event = page.locator("li.event")
+    expect(event).to_contain_text("dim. 28 mars 2027 · 09:00 – 10:30")
+    expect(event.locator(".where")).to_have_text("Lieu : 12 rue de la Paix")
+    for link in ("Ajouter à l’agenda Visite de chantier", "Modifier Visite de chantier", "Supprimer… Visite de chantier"):
+        expect(event.get_by_role("link", name=link, exact=True)).to_be_visible()
+    no_english(page)
+    page.get_by_role("link", name="Voir les événements passés").click()
+    no_english(page)
+    page.get_by_role("link", name="Voir ce qui est à venir").click()
+
+    page.get_by_role("link", name="Modifier Visite de chantier").click()
+    expect(page.get_by_role("button", name="Enregistrer")).to_be_visible()
+    no_english(page)
+    page.get_by_role("link", name="Supprimer cet événement…").click()
+    expect(page.get_by_role("button", name="Supprimer l’événement")).to_be_visible()
+    no_english(page)
+
+    for view, name in [("agenda", "Agenda"), ("week", "Semaine"), ("month", "Mois")]:
+        page.goto(f"/planning?view={view}&date=2027-03-28")
+        views = page.get_by_role("navigation", name="Vues du planning")
+        expect(views.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
+        expect(page.get_by_role("link", name="Visite de chantier").first).to_be_visible()
+        no_english(page)
+    page.get_by_role("button", name="Activer le flux d’agenda").click()
+    expect(page.get_by_label("L’adresse de votre flux")).to_be_visible()
+    expect(page.get_by_role("button", name="Copier")).to_be_visible()
+    no_english(page)

@@ -1,20 +1,24 @@
 """The planning in a real browser: events added through two tablos' Events tabs meet on one month
 grid; the previous / next links and the view switcher move through it; a phone gets it without
-sideways scrolling; axe-core finds nothing on the three views in either theme.
+sideways scrolling; axe-core finds nothing on the three views in either theme; the calendar feed
+is turned on, copied, renewed and turned off without leaving the view it was opened on.
 
 The browser runs in Paris time (`timezone_id`), so the account it signs up takes that zone and
 the test knows which day is "today" for it.
 """
 
 import re
+import urllib.error
+import urllib.request
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from tests.browser.conftest import LiveServer
 from tests.browser.etape_steps import open_tab
 from tests.browser.test_accessibility import SCHEMES, Axe
 from tests.browser.test_board_flow import create_tablo, sign_up
@@ -141,3 +145,48 @@ def test_the_three_views_have_no_axe_violations(page: Page, context_options: dic
     expect(page.get_by_role("alert")).to_contain_text("here is the agenda")
     axe.check(page, "agenda, with refused input")
     assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+
+
+@pytest.mark.parametrize("context_options", [PARIS])
+def test_the_calendar_feed_is_turned_on_copied_renewed_and_off_from_the_month_it_was_opened_on(
+        page: Page, context: BrowserContext, live_server: LiveServer) -> None:
+    """The feed's buttons bring the person back to the view, day and filter they were on, at the
+    feed's box; its address is readable whole, copied with one click (which says so), and a new
+    address makes the old one answer 404."""
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    slab, lease, first, _last = two_tablos_with_an_event_each(page)
+    open_planning(page, "Month")
+    page.get_by_text("Filter by tablo").click()
+    page.get_by_role("checkbox", name=re.compile(r"^Site ")).check()
+    page.get_by_role("button", name="Show", exact=True).click()
+    month_url = page.url
+    page.get_by_role("button", name="Turn on the calendar feed").click()
+    expect(page.get_by_text("Your calendar feed is on: add its address to your calendar app.")).to_be_visible()
+    expect(page).to_have_url(month_url + "#feed")
+    expect(day_cell(page, first).get_by_role("link", name=slab)).to_be_visible()
+
+    address = page.get_by_label("Your feed’s address")
+    url = address.input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/calendar/\d+-[\w-]+\.ics", url)
+    box = address.bounding_box()
+    text_width = address.evaluate("(input) => input.scrollWidth")
+    assert text_width <= box["width"] + 1, "the feed's address is cut off in its box"
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#feed-copied")).to_have_text("Address copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    with urllib.request.urlopen(url) as response:
+        assert response.status == 200 and b"BEGIN:VCALENDAR" in response.read()
+
+    page.get_by_role("button", name="Give it a new address").click()
+    expect(page.get_by_text("Your calendar feed has a new address: the old one no longer works.")).to_be_visible()
+    expect(page).to_have_url(month_url + "#feed")
+    assert page.get_by_label("Your feed’s address").input_value() != url
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url)
+    assert refused.value.code == 404
+
+    page.get_by_role("button", name="Turn the feed off").click()
+    expect(page.get_by_text("Your calendar feed is off: its address no longer works.")).to_be_visible()
+    expect(page).to_have_url(month_url + "#feed")
+    expect(page.get_by_role("button", name="Turn on the calendar feed")).to_be_visible()
+    expect(page.get_by_label("Your feed’s address")).to_have_count(0)

@@ -2,6 +2,9 @@
 
 /planning/feed              POST   turn the feed on, or give it a new address (the old one then 404s)
 /planning/feed/off          POST   turn it off (its address 404s)
+
+Both lead back to the planning as it was (`?view=…&date=…&tablo=…`, which the forms' addresses
+carry), at the feed's box: turning the feed on from the month does not drop the reader on the agenda.
 /calendar/<feed_token>.ics  GET    the feed itself: no session, the token is the key (xtablo/calendar.py)
 
 The feed answers with an ETag; a calendar app that sends it back (If-None-Match) gets a 304
@@ -15,6 +18,7 @@ from flask_login import current_user, login_required
 
 from xtablo import calendar
 from xtablo.blueprints.planning import bp
+from xtablo.blueprints.planning.views import DATE, VIEWS
 from xtablo.blueprints.tablos.forms import ConfirmForm
 from xtablo.extensions import db
 from xtablo.i18n import in_language_of
@@ -31,7 +35,7 @@ def renew_feed():
         db.session.commit()
         flash(_("Your calendar feed has a new address: the old one no longer works.") if was_on
               else _("Your calendar feed is on: add its address to your calendar app."), "info")
-    return see_other(url_for("planning.index", _anchor="feed"))
+    return see_other(planning_as_it_was())
 
 
 @bp.route("/planning/feed/off", methods=["GET", "POST"])
@@ -41,7 +45,15 @@ def turn_off_feed():
         calendar.turn_off_feed(current_user)
         db.session.commit()
         flash(_("Your calendar feed is off: its address no longer works."), "info")
-    return see_other(url_for("planning.index", _anchor="feed"))
+    return see_other(planning_as_it_was())
+
+
+def planning_as_it_was() -> str:
+    """The planning the form was posted from, at the feed's box; a parameter that could not be
+    the planning's is left out rather than shown back as a problem."""
+    view, day = request.args.get("view"), request.args.get("date") or ""
+    return url_for("planning.index", view=view if view in VIEWS else None, date=day if DATE.fullmatch(day) else None,
+                   tablo=[raw for raw in request.args.getlist("tablo") if raw.isascii() and raw.isdigit()], _anchor="feed")
 
 
 @bp.get("/calendar/<feed_token>.ics")

@@ -208,9 +208,11 @@ def index():
         return whole, [item for item in items if item not in whole]
 
     weekdays = [(first_weekday + n) % 7 for n in range(7)]
+    # The feed's forms post to addresses that carry this view, day and filter, to come back to them.
+    here = {"view": query.view, "date": query.day.isoformat() if query.day else None, "tablo": query.only}
     return render_template(
         "planning/index.html", query=query, view=query.view, span=span, days=days, today=today, tablos=tablos,
         link=link, time_on=time_on, split=split, zone=zone, month=day.month, month_items=MONTH_ITEMS,
         weekday_names=[(get_day_names("abbreviated", locale=get_locale())[n], get_day_names("wide", locale=get_locale())[n]) for n in weekdays],
-        day_name=day_name,
+        day_name=day_name, here=here,
     ), query.status

@@ -87,8 +87,10 @@
     if (!button) return;
     var field = document.querySelector(button.dataset.copy);
     if (!field) return;
+    var status = button.dataset.copyStatus ? document.querySelector(button.dataset.copyStatus) : null;
     var done = function () {
       document.dispatchEvent(new CustomEvent("xtablo:announce", { detail: { value: button.dataset.copied } }));
+      if (status) status.textContent = button.dataset.copied;  // the announcer is not seen
     };
     field.select();
     if (navigator.clipboard && window.isSecureContext) {
@@ -100,10 +102,13 @@
   });
 
   // The browser's time zone, for the account's on its first sign-in (xtablo/sessions.py): a
-  // cookie rather than a field, so that every way in (password, Google, Apple) gets it.
+  // cookie rather than a field, so that every way in (password, Google, Apple) gets it. Written
+  // as it is, not percent-encoded: the server reads cookies without decoding them, so
+  // "Europe%2FParis" would name no zone and the account would stay in UTC. IANA names only hold
+  // characters a cookie may carry; anything else is not a zone and is left out.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone) document.cookie = "xtablo_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone)) document.cookie = "xtablo_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
   } catch (error) { /* an old browser: the account stays in UTC until its owner chooses */ }
 
   document.addEventListener("DOMContentLoaded", function () {
