@@ -53,12 +53,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.context_processor(lambda: {"current_user": current_user})
 
     from xtablo import identity
-    from xtablo.web import assets, security
+    from xtablo.web import assets, layout, security
 
     identity.init_app(app)
 
     security.init_app(app)
     assets.init_app(app)
+    layout.init_app(app)
 
     from xtablo.blueprints.auth import bp as auth_bp
     from xtablo.blueprints.etapes import bp as etapes_bp

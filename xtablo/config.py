@@ -34,10 +34,12 @@ def persistent_secret_key() -> str:
 
 
 def engine_options(url: str, connect_timeout: float, statement_timeout: float) -> dict:
-    options: dict = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
-        options["connect_args"] = {"timeout": statement_timeout}  # sqlite3's busy timeout
-    elif url.startswith("postgresql"):
+        # A file has no server that could drop the connection: nothing to ping before each use
+        # (the ping was a query of its own on every request).
+        return {"connect_args": {"timeout": statement_timeout}}  # sqlite3's busy timeout
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
         options["connect_args"] = {
             "connect_timeout": max(1, round(connect_timeout)),
             "options": f"-c statement_timeout={round(statement_timeout * 1000)}",

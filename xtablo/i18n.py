@@ -16,6 +16,7 @@ catalogues, found once per template rather than once per string (bench/RESULTS.m
 
 from contextlib import nullcontext
 
+from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import force_locale, get_locale, get_translations
 from jinja2 import pass_context
@@ -23,6 +24,7 @@ from markupsafe import Markup
 
 LANGUAGES = {"en": "English", "fr": "Français"}  # each in its own language: the switch's labels
 DEFAULT = "en"
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
 COOKIE = "xtablo_lang"
 COOKIE_DAYS = 365
 
@@ -31,7 +33,14 @@ def is_language(value) -> bool:
     return isinstance(value, str) and value in LANGUAGES
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
+    """The request's locale for Flask-Babel: the account's language, else the cookie's, else the
+    browser's best match. A parsed Locale, which Flask-Babel then takes as it is (it would parse
+    a code again on every request)."""
+    return _LOCALES[_chosen_language()]
+
+
+def _chosen_language() -> str:
     user = g.get("_login_user")
     chosen = getattr(user, "locale", None)
     if is_language(chosen):

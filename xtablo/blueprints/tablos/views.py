@@ -30,8 +30,7 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from xtablo.access import find_of_tablo, get_task_or_404, get_tablo_or_404
 from xtablo.blueprints.tablos import bp
@@ -221,10 +220,6 @@ def render_board(tablo: Tablo, task_form: TaskForm, status: int = 200, filtered:
     return make_response(render_template("tablos/show.html", tablo=tablo, board=board), status)
 
 
-# Stands for the reader's CSRF token in a board drawn for everyone (see board_html).
-CSRF_MARK = "\x00csrf-token\x00"
-
-
 def board_html(tablo: Tablo, shown, task_form, **context) -> Markup:
     """The board partial (tablos/_board.html): filter, "Add a task" form and columns.
 
@@ -242,8 +237,7 @@ def board_html(tablo: Tablo, shown, task_form, **context) -> Markup:
         return Markup(draw())
     key = ("board-wrap", tablo.id, tablo.board_version, shown, tablo.current_role.allows(Role.EDITOR), str(get_locale()),
            date.today(), task_form.status, task_form.etape_id)
-    parts = fragments.remembered(key, lambda: tuple(draw(csrf_token=lambda: CSRF_MARK).split(CSRF_MARK)))
-    return Markup(str(escape(generate_csrf())).join(parts))
+    return fragments.with_csrf_token(fragments.boards, key, lambda mark: draw(csrf_token=lambda: mark))
 
 
 def board_filter(tablo: Tablo):
