@@ -232,7 +232,9 @@ def test_add_to_calendar_is_the_event_as_icalendar(client, db, tablo):
     add(client, tablo, start_date="2027-03-05", start_time="09:00", location="Mairie")
     event = stored(db)
     response = client.get(f"/tablos/{tablo.id}/events/{event.id}.ics")
-    assert response.headers["Content-Disposition"] == f'attachment; filename="event-{event.id}.ics"'
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    # The title names the file; its accent travels in the UTF-8 form, with an ASCII fallback.
+    assert response.headers["Content-Disposition"] == "attachment; filename=Reunion.ics; filename*=UTF-8''R%C3%A9union.ics"
     (item,) = Calendar.from_ical(response.data).walk("VEVENT")
     assert (str(item["SUMMARY"]), item.decoded("DTSTART"), str(item["LOCATION"])) == ("Réunion", at(2027, 3, 5, 8), "Mairie")
     assert str(item["UID"]) == f"{event.uid}@xtablo"
@@ -320,3 +322,17 @@ def make_tablo_for(db, user) -> int:
     tablo = Tablo.create(owner=user, title="Mine")
     db.session.commit()
     return tablo.id
+
+
+@pytest.mark.parametrize(("title", "name"), [
+    ("Site visit", "Site visit.ics"),
+    ("../../etc/passwd", "etc-passwd.ics"),
+    ('a:b*c?"d<e>f|g\\h', "a-b-c-d-e-f-g-h.ics"),
+    ("Line\nbreak\tand\x7fcontrols", "Line-break-and-controls.ics"),
+    ("...", "event.ics"),
+])
+def test_the_downloaded_file_is_named_after_the_event_whatever_its_title(client, db, tablo, title, name):
+    add(client, tablo, title=title, start_date="2027-03-05", start_time="09:00")
+    response = client.get(f"/tablos/{tablo.id}/events/{stored(db, title).id}.ics")
+    assert response.status_code == 200
+    assert f"filename={name}" in response.headers["Content-Disposition"] or f'filename="{name}"' in response.headers["Content-Disposition"]

@@ -1,5 +1,7 @@
 """My tablos: create, open, rename, delete; only the owner sees or changes one."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -101,3 +103,22 @@ def test_other_users_tablos_are_not_listed(client, login_as, make_tablo):
 def test_malformed_ids_are_404(client, login_as, path):
     login_as()
     assert client.get(path).status_code == 404
+
+
+def test_a_new_tablo_is_offered_the_colour_its_creator_uses_least(client, db, login_as, make_tablo):
+    """Tablos side by side on the planning tell apart without anyone choosing a colour."""
+    me = login_as()
+    offered = re.compile(r'<input[^>]*name="color"[^>]*value="(\w+)"[^>]*checked|<input[^>]*checked[^>]*name="color"[^>]*value="(\w+)"')
+
+    def offered_colour():
+        match = offered.search(client.get("/tablos/new").text)
+        return match.group(1) or match.group(2)
+
+    assert offered_colour() == "blue"
+    make_tablo(owner=me, color="blue")
+    assert offered_colour() == "green"
+    make_tablo(owner=me, color="green")
+    make_tablo(owner=me, color="blue")
+    assert offered_colour() == "orange"
+    make_tablo(color="orange")  # someone else's: not among mine
+    assert offered_colour() == "orange"

@@ -13,6 +13,9 @@ from xtablo.models.user import User
 # Colours are named from a small palette rather than free hex values: the board paints them with
 # CSS classes, so the Content-Security-Policy can forbid inline styles.
 COLORS = ("slate", "blue", "green", "yellow", "orange", "red", "purple", "pink")
+# The colour offered to a new tablo: the first of these that the person's tablos use least, so
+# that tablos side by side (the planning, My tablos) tell apart without anyone choosing.
+FRESH_COLORS = ("blue", "green", "orange", "purple", "red", "pink", "yellow", "slate")
 
 
 class Tablo(db.Model):
@@ -52,6 +55,17 @@ class Tablo(db.Model):
         db.session.add(TabloMember(tablo=tablo, user=owner, role=Role.OWNER, added_by_id=owner.id))
         db.session.flush()
         return tablo
+
+    @classmethod
+    def fresh_color_for(cls, user: User) -> str:
+        """The colour a new tablo of `user` starts with (FRESH_COLORS)."""
+        from xtablo.models.membership import TabloMember
+
+        used = dict(db.session.execute(
+            select(cls.color, func.count()).join(TabloMember, TabloMember.tablo_id == cls.id)
+            .where(TabloMember.user_id == user.id).group_by(cls.color)
+        ).all())
+        return min(FRESH_COLORS, key=lambda color: used.get(color, 0))
 
     @classmethod
     def with_role_of(cls, user: "User | BindParameter[int]"):

@@ -10,7 +10,10 @@ Editors and owners add, change and delete events; viewers read them. Days and ti
 and shown in the reader's own time zone (xtablo/timezones.py, set on the account page).
 """
 
-from flask import flash, make_response, render_template, request, url_for
+import re
+from io import BytesIO
+
+from flask import flash, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -89,10 +92,17 @@ def ics(tablo_id: int, event_id: int):
     """The event alone, to open in a calendar app ("Add to calendar")."""
     tablo = get_tablo_or_404(tablo_id)
     event = get_event_or_404(tablo, event_id)
-    response = make_response(calendar.of_events([(event, tablo)], name=event.title))
-    response.headers["Content-Type"] = calendar.CONTENT_TYPE
-    response.headers["Content-Disposition"] = f'attachment; filename="event-{event.id}.ics"'
-    return response
+    data = calendar.of_events([(event, tablo)], name=event.title)
+    return send_file(BytesIO(data), mimetype="text/calendar",  # Werkzeug adds "; charset=utf-8"
+                     as_attachment=True, download_name=f"{file_name(event.title)}.ics", max_age=0)
+
+
+def file_name(title: str) -> str:
+    """The event's title as a file name: what no file system takes, or a terminal would show
+    badly, becomes a dash. Werkzeug writes it for every browser (an ASCII `filename` and a
+    UTF-8 `filename*`)."""
+    name = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", "-", title).strip(" .-")[:80].strip()
+    return name or "event"
 
 
 def when(event: TabloEvent) -> str:

@@ -61,6 +61,8 @@ def index():
 @bp.route("/tablos/new", methods=["GET", "POST"])
 def create():
     form = TabloForm()
+    if request.method == "GET":
+        form.color.data = Tablo.fresh_color_for(current_user)
     if form.validate_on_submit():
         tablo = Tablo.create(owner=current_user, title=form.title.data, description=form.description.data or "", color=form.color.data)
         db.session.commit()
