@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import field_errors, listed_tablos, page_title
-from tests.test_queries import count_queries  # noqa: F401  (a fixture)
 from tests.test_tasks import run_together, signed_in_browsers
 from xtablo.blueprints.chat.text import message_html
 from xtablo.extensions import db as _db
@@ -554,25 +553,3 @@ def test_mentions_on_the_page_are_of_current_members(client, db, tablo, people, 
     send(client, tablo, "@Cy and @Zed")
     page = client.get(f"/tablos/{tablo.id}/messages").text
     assert re.findall(r'<span class="mention">([^<]+)</span>', page) == ["@Cy"]
-
-
-# -- Cost ---------------------------------------------------------------------------------------
-
-
-def test_the_chat_tab_costs_the_same_for_3_and_120_messages(client, db, tablo, people, count_queries):  # noqa: F811
-    sign_in(client, people["Ada"])
-    counts = {}
-    for count in (3, 120):
-        db.session.execute(TabloMessage.__table__.delete())
-        db.session.commit()
-        for n in range(count):
-            author = people[("Ada", "Bob", "Cy")[n % 3]]
-            TabloMessage.create(tablo, author=author, body=f"@Bob {n} https://example.com/{n}", client_key=f"q{count}-{n}")
-        db.session.commit()
-        with count_queries() as counter:
-            response = client.get(f"/tablos/{tablo.id}/messages")
-        assert len(shown_messages(response.text)) == min(count, 50)
-        counts[count] = counter.count
-    # The session with the membership and unread count, the messages with their authors, the
-    # members' names, the read mark (and its BEGIN/COMMIT on SQLite, and the read's BEGIN).
-    assert counts[3] == counts[120] <= 7
