@@ -21,7 +21,7 @@ from xtablo.access import get_message_or_404, get_tablo_or_404
 from xtablo.blueprints.chat import bp
 from xtablo.blueprints.chat.forms import EditMessageForm, MessageForm
 from xtablo.blueprints.chat.text import message_html
-from xtablo.database import request_writes, write_connection
+from xtablo.database import write_connection
 from xtablo.extensions import db
 from xtablo.models import ClientKeyTaken, MessageDeleted, Role, Tablo, TabloMember, TabloMessage
 from xtablo.models._types import utcnow
@@ -111,7 +111,7 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
         announce = ngettext("%(num)d older message loaded.", "%(num)d older messages loaded.", len(messages))
         focus = "#older-messages a" if has_older else (f"#message-{messages[0].id}" if messages else "#message-body")
         return after_settle(response, announce=announce, focus=focus)
-    if before is None and messages and tablo.unread_messages:
+    if request.method == "GET" and before is None and messages and tablo.unread_messages:
         mark_read(tablo, messages[-1].id)
     return make_response(render_template("chat/index.html", **context, before=before, problem=problem,
                                          form=form or MessageForm.blank()), status)
@@ -119,12 +119,10 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
 
 def mark_read(tablo: Tablo, up_to: int) -> None:
     """The member has seen the tablo's messages up to `up_to`: a short write of its own, since a
-    page view reads in a deferred transaction (xtablo/database.py)."""
-    if request_writes():
-        TabloMessage.mark_read(db.session.connection(), tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
-    else:
-        with write_connection(db.engine) as connection:
-            TabloMessage.mark_read(connection, tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
+    page view reads in a deferred transaction (xtablo/database.py). Only when something was
+    unread, so that reading an unchanged chat writes nothing."""
+    with write_connection(db.engine) as connection:
+        TabloMessage.mark_read(connection, tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
     tablo.unread_messages = 0
 
 
