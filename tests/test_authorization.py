@@ -19,7 +19,8 @@ from tests.conftest import PASSWORD, listed_tablos, page_title, signed_in_as
 from tests.test_planning import planned
 from xtablo import calendar
 from xtablo.extensions import db as _db
-from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, Task, User, UserIdentity
+from xtablo.models import (Etape, MessageChange, Role, Session, Tablo, TabloEvent, TabloInvitation, TabloInviteLink, TabloMember, TabloMessage,
+                           Task, User, UserIdentity)
 from xtablo.models.user import verify_password
 
 VISITORS = ["signed_out", "stranger", "viewer", "editor", "owner"]
@@ -28,11 +29,15 @@ RANK = {"public": -2, "user": -1, "viewer": 0, "editor": 1, "owner": 2}
 # Whose the world's rows of an "own" route are (the session the URL names): that visitor goes
 # through, everyone else gets 404.
 OWN_ROWS_BELONG_TO = "editor"
+# Who wrote the world's chat message: its author edits it (whatever their role: an owner may
+# not), its author or an owner deletes it; other members get 403, strangers 404.
+MESSAGE_AUTHOR = "editor"
 
 # endpoint -> {method: (who may, form data)}. "public": anyone; "user": anyone signed in;
 # "own": a signed-in visitor, on something of their own (OWN_ROWS_BELONG_TO's; others: 404);
 # "link's": the account a mailed link names (the stranger's), signed in: the link proves the
 # mailbox, the session the account (signed out: sign in and come back; another account: 403).
+# "author", "author or owner": a member, on the world's chat message (MESSAGE_AUTHOR's).
 MATRIX = {
     "healthz": {"GET": ("public", {})},
     "auth.signup": {"GET": ("public", {}), "POST": ("public", {"name": "N", "email": "n@example.com", "password": "long enough", "confirm": "long enough"})},
@@ -82,6 +87,9 @@ MATRIX = {
     "planning.turn_off_feed": {"GET": ("user", {}), "POST": ("user", {})},
     # The feed's token is the key, whoever holds it (the owner's feed here): no session needed.
     "planning.feed": {"GET": ("public", {})},
+    "chat.index": {"GET": ("viewer", {}), "POST": ("viewer", {"body": "Hello @Owner", "client_key": "matrix-key"})},
+    "chat.edit": {"GET": ("author", {}), "POST": ("author", {"body": "Edited"})},
+    "chat.delete": {"POST": ("author or owner", {})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -127,6 +135,7 @@ def world(db, make_user, make_tablo):
     first_task.file_under(etudes.id)
     for user in (owner, editor, viewer, stranger):
         calendar.renew_feed(user)  # every visitor's feed is on: turning it off must change something
+    message, _ = TabloMessage.create(tablo, author={"editor": editor}[MESSAGE_AUTHOR], body="Hello from the editor", client_key="world")
     visit = TabloEvent.create(tablo, by=owner, title="Site visit", starts_at=datetime(2031, 1, 5, 9, tzinfo=UTC),
                               ends_at=datetime(2031, 1, 5, 10, tzinfo=UTC))
     db.session.commit()
@@ -141,6 +150,7 @@ def world(db, make_user, make_tablo):
         "second_task_id": second_task.id,
         "etape_id": etudes.id,
         "event_id": visit.id,
+        "message_id": message.id,
         "feed_token": calendar.feed_token(owner),
         "feed_tokens": {name: calendar.feed_token(user) for name, user in users.items()},
         "member_id": members["Extra"].id,
@@ -183,6 +193,10 @@ def expected_status(needed: str, visitor: str) -> int | None:
         return 302
     if needed == "own":
         return None if visitor == OWN_ROWS_BELONG_TO else 404
+    if needed in ("author", "author or owner"):
+        if visitor == "stranger":
+            return 404
+        return None if visitor == MESSAGE_AUTHOR or (needed == "author or owner" and visitor == "owner") else 403
     if needed == "user":
         return None
     if visitor == "stranger":
@@ -292,6 +306,25 @@ def member_names(page: str) -> list[str]:
     return re.findall(r'<li id="member-\d+">\s*<div>\s*<strong>([^<]*)</strong>', page)
 
 
+def chat_messages(page: str) -> list[str]:
+    """The text of each message on a Chat tab, in order."""
+    return [re.sub(r"<[^>]+>", "", body) for body in re.findall(r'<p class="message-body[^"]*">(.*?)</p>', page, re.S)]
+
+
+def read_mark(o: Outcome) -> int | None:
+    return scalar(select(TabloMember.last_read_message_id).where(TabloMember.tablo_id == o.ids["tablo_id"], TabloMember.user_id == o.user.id))
+
+
+def world_message(o: Outcome) -> TabloMessage:
+    return fresh(TabloMessage, o.ids["message_id"])
+
+
+def last_change(o: Outcome) -> tuple[int, str]:
+    _db.session.rollback()
+    change = _db.session.scalars(select(MessageChange).order_by(MessageChange.id.desc())).first()
+    return change.message_id, change.kind
+
+
 def shown_link_works(o: Outcome) -> bool:
     token = re.search(r"/join/([\w-]+)", o.page).group(1)
     link = scalar(select(TabloInviteLink).where(TabloInviteLink.tablo_id == o.ids["tablo_id"], TabloInviteLink.id != o.ids["link_id"]))
@@ -393,6 +426,16 @@ EFFECTS = {
     ("planning.turn_off_feed", "POST"): lambda o: fresh(User, o.user.id).feed_salt is None and "Your calendar feed is off" in o.page,
     ("planning.feed", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
     ("events.ics", "GET"): lambda o: o.response.content_type == "text/calendar; charset=utf-8" and b"SUMMARY:Site visit" in o.response.data,
+    # Reading clears one's unread count: the author had none (their own message does not count).
+    ("chat.index", "GET"): lambda o: o.title == "Chat · Shared" and chat_messages(o.page) == ["Hello from the editor"]
+    and read_mark(o) == (None if o.visitor == MESSAGE_AUTHOR else o.ids["message_id"]),
+    ("chat.index", "POST"): lambda o: chat_messages(o.page) == ["Hello from the editor", "Hello @Owner"]
+    and scalar(select(TabloMessage.author_user_id).where(TabloMessage.client_key == "matrix-key")) == o.user.id,
+    ("chat.edit", "GET"): lambda o: o.title == "Edit message · Shared" and "Hello from the editor</textarea>" in o.page,
+    ("chat.edit", "POST"): lambda o: world_message(o).body == "Edited" and world_message(o).edited_at is not None
+    and last_change(o) == (o.ids["message_id"], "edited"),
+    ("chat.delete", "POST"): lambda o: world_message(o).deleted_at is not None and world_message(o).body == ""
+    and chat_messages(o.page) == ["Message deleted"] and last_change(o) == (o.ids["message_id"], "deleted"),
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,

@@ -86,3 +86,45 @@ def test_my_tablos_costs_the_same_for_1_and_30_tablos(client, db, login_as, make
     task_counts = {int(n): int(count) for n, count in re.findall(r"<strong>Tablo (\d+)</strong>.*?(\d+) tasks?\b", page, re.S)}
     assert task_counts == {1: 3} | {n: n for n in range(2, 31)}
     assert counter.count == one <= 4
+
+
+def test_my_tablos_reads_unread_chat_counts_in_its_one_query(client, db, login_as, make_tablo, make_user, count_queries):
+    """Each tablo's unread count comes with the list: still one query for 1 tablo or 20."""
+    from xtablo.models import TabloMessage
+
+    me, other = login_as(), make_user()
+    counts = {}
+    for n in range(1, 21):
+        tablo = make_tablo(owner=other, title=f"Tablo {n}")
+        TabloMember.add(tablo, me, Role.VIEWER, added_by=None)
+        for k in range(n):
+            TabloMessage.create(tablo, author=other, body=f"m{k}", client_key=f"t{n}-{k}")
+        db.session.commit()
+        if n in (1, 20):
+            with count_queries() as counter:
+                page = client.get("/tablos").text
+            counts[n] = len([s for s in counter.selects if "tablo_members" in s])
+    shown = {int(n): int(count) for n, count in re.findall(
+        r'<strong>Tablo (\d+)</strong>.*?<span class="badge unread" aria-hidden="true">(\d+)</span>', page, re.S)}
+    assert shown == {n: n for n in range(1, 21)}
+    assert counts[1] == counts[20] == 1
+
+
+def test_the_chat_tab_costs_the_same_for_3_and_120_messages(client, db, login_as, make_tablo, make_user, count_queries):
+    from xtablo.models import TabloMessage
+
+    me, other = login_as(), make_user(name="Bob")
+    counts = {}
+    for count in (3, 120):
+        tablo = make_tablo(owner=me)
+        TabloMember.add(tablo, other, Role.EDITOR, added_by=me)
+        for n in range(count):
+            TabloMessage.create(tablo, author=(me, other)[n % 2], body=f"@Bob {n} https://example.com/{n}", client_key=f"q{count}-{n}")
+        db.session.commit()
+        with count_queries() as counter:
+            response = client.get(f"/tablos/{tablo.id}/messages")
+        assert response.text.count('<li class="message"') == min(count, 50)
+        counts[count] = counter.count
+    # The session with the membership and unread count, the messages with their authors, the
+    # members' names, the read mark; on SQLite the BEGINs (and the read mark's COMMIT).
+    assert counts[3] == counts[120] <= 7

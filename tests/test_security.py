@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, csrf_sign_in, page_title, signed_in_as
-from tests.test_authorization import CASES, EFFECTS, MATRIX, OWN_ROWS_BELONG_TO, Outcome, request_for, snapshot, world  # noqa: F401  (world is a fixture)
+from tests.test_authorization import CASES, EFFECTS, MATRIX, MESSAGE_AUTHOR, OWN_ROWS_BELONG_TO, Outcome, request_for, snapshot, world  # noqa: F401  (world is a fixture)
 from xtablo.models import Session
 
 
@@ -38,7 +38,7 @@ def test_every_post_needs_the_token(csrf_app, csrf_client, db, world, endpoint):
     """Every POST route of the authorization matrix, by someone allowed to make it: without the
     token, or with a forged one, it is refused and changes nothing; with it, it does its job."""
     ids, users = world
-    visitor = {"own": OWN_ROWS_BELONG_TO, "link's": "stranger"}.get(MATRIX[endpoint]["POST"][0], "owner")
+    visitor = {"own": OWN_ROWS_BELONG_TO, "link's": "stranger", "author": MESSAGE_AUTHOR}.get(MATRIX[endpoint]["POST"][0], "owner")
     csrf_sign_in(csrf_client, users[visitor])
     url, data = request_for(csrf_app, endpoint, "POST", ids)
     before = snapshot(db)

@@ -62,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     layout.init_app(app)
 
     from xtablo.blueprints.auth import bp as auth_bp
+    from xtablo.blueprints.chat import bp as chat_bp
     from xtablo.blueprints.etapes import bp as etapes_bp
     from xtablo.blueprints.events import bp as events_bp
     from xtablo.blueprints.members import bp as members_bp
@@ -72,6 +73,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(tablos_bp)
     app.register_blueprint(etapes_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(chat_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(planning_bp)
 

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from xtablo.extensions import db
-from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloMember, Task, User
+from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloMember, TabloMessage, Task, User
 from xtablo.models.session import hash_token
 
 REFUSALS = {
@@ -30,7 +30,8 @@ def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
     """The tablo `tablo_id` if the current user is a member with at least `role`.
 
     Not a member: 404. A member with a lower role: 403. The member's role is kept on
-    `tablo.current_role` for the templates.
+    `tablo.current_role` for the templates, and their number of unread chat messages (read by
+    the same query) on `tablo.unread_messages`, for the Chat tab's label.
     """
     read = g.pop("xtablo_membership", None)
     if read is not None and read[:2] == (current_user.id, tablo_id):
@@ -39,10 +40,11 @@ def get_tablo_or_404(tablo_id: int, role: str = Role.VIEWER) -> Tablo:
         row = db.session.execute(_tablo_with_role(), {"user_id": current_user.id, "tablo_id": tablo_id}).first()
     if row is None:
         abort(404)
-    tablo, member_role = row
+    tablo, member_role, unread = row
     if not Role(member_role).allows(role):
         abort(403, description=REFUSALS[Role(role)]())
     tablo.current_role = Role(member_role)
+    tablo.unread_messages = unread
     return tablo
 
 
@@ -59,9 +61,9 @@ def session_by_token(token: str) -> Session | None:
         return Session.by_token(token)
     row = db.session.execute(_session_with_role(), {"token_hash": hash_token(token), "tablo_id": tablo_id}).first()
     if row is not None:
-        tablo, member_role, found = row
-        # (user, tablo, what get_tablo_or_404 would have read: (tablo, role), or None)
-        g.xtablo_membership = (found.user_id, tablo_id, (tablo, member_role))
+        tablo, member_role, unread, found = row
+        # (user, tablo, what get_tablo_or_404 would have read: (tablo, role, unread), or None)
+        g.xtablo_membership = (found.user_id, tablo_id, (tablo, member_role, unread))
         return found
     found = Session.by_token(token)  # not signed in, or signed in but not a member
     if found is not None:
@@ -74,15 +76,17 @@ def session_by_token(token: str) -> Session | None:
 
 @cache
 def _tablo_with_role():
-    return Tablo.with_role_of(bindparam("user_id")).where(Tablo.id == bindparam("tablo_id"))
+    return (Tablo.with_role_of(bindparam("user_id")).where(Tablo.id == bindparam("tablo_id"))
+            .add_columns(TabloMessage.unread_count(TabloMember.__table__)))
 
 
 @cache
 def _session_with_role():
-    """(tablo, role, session with its user) for a token and a tablo the user is a member of."""
+    """(tablo, role, unread messages, session with its user) for a token and a tablo the user is
+    a member of."""
     return (
         Tablo.with_role_of(User).where(Tablo.id == bindparam("tablo_id"))
-        .add_columns(Session)
+        .add_columns(TabloMessage.unread_count(TabloMember.__table__), Session)
         .join_from(Session, User, Session.user)
         .options(contains_eager(Session.user))
         .where(Session.token_hash == bindparam("token_hash"))
@@ -125,3 +129,25 @@ def get_etape_or_404(tablo: Tablo, etape_id: int) -> Etape:
 
 def get_event_or_404(tablo: Tablo, event_id: int) -> TabloEvent:
     return get_of_tablo_or_404(TabloEvent, tablo, event_id)
+
+
+MESSAGE_REFUSALS = {
+    "edit": lambda: _("Only its author can edit a message."),
+    "delete": lambda: _("Only its author or an owner of the tablo can delete a message."),
+}
+
+
+def may_change_message(tablo: Tablo, message: TabloMessage, change: str) -> bool:
+    """Whether the current user may `change` ("edit" or "delete") `message` of `tablo` (already
+    authorized): its author may do both, whatever their role; an owner may also delete."""
+    mine = message.author_user_id is not None and message.author_user_id == current_user.id
+    return mine or (change == "delete" and tablo.current_role == Role.OWNER)
+
+
+def get_message_or_404(tablo: Tablo, message_id: int, to: str | None = None) -> TabloMessage:
+    """The chat message `message_id` of `tablo` (already authorized); with `to` ("edit" or
+    "delete"), a 403 with a sentence when the current user may not."""
+    message = get_of_tablo_or_404(TabloMessage, tablo, message_id)
+    if to is not None and not may_change_message(tablo, message, to):
+        abort(403, description=MESSAGE_REFUSALS[to]())
+    return message

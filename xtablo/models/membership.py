@@ -55,6 +55,8 @@ class TabloMember(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The newest chat message this member has seen (TabloMessage.unread_count, mark_read).
+    last_read_message_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -69,6 +71,11 @@ class TabloMember(db.Model):
     def of_tablo(cls, tablo: Tablo) -> list["TabloMember"]:
         stmt = select(cls).join(cls.user).where(cls.tablo_id == tablo.id).order_by(User.name, User.id)
         return list(db.session.scalars(stmt.options(db.contains_eager(cls.user))))
+
+    @classmethod
+    def names_of(cls, tablo: Tablo) -> list[str]:
+        """The names of the tablo's members (the chat marks their @mentions)."""
+        return list(db.session.scalars(select(User.name).join(cls.user).where(cls.tablo_id == tablo.id)))
 
     @classmethod
     def add(cls, tablo: Tablo, user: User, role: str, *, added_by: User | None) -> "TabloMember":

@@ -41,8 +41,10 @@ class Tablo(db.Model):
     def __repr__(self) -> str:
         return f"<Tablo {self.id} {self.title!r}>"
 
-    # Set by the scoped loader (xtablo/access.py): the current user's role on this tablo.
+    # Set by the scoped loader (xtablo/access.py): the current user's role on this tablo, and
+    # how many chat messages they have not read (up to TabloMessage's UNREAD_CAP).
     current_role = None
+    unread_messages = 0
 
     @classmethod
     def create(cls, *, owner: User, title: str, description: str = "", color: str = "blue") -> "Tablo":
@@ -83,12 +85,20 @@ class Tablo(db.Model):
 
     @classmethod
     def list_for(cls, user: User) -> list[tuple["Tablo", str, int]]:
-        """My tablos: each with my role and its number of tasks, in one query."""
+        """My tablos: each with my role, its number of tasks and my number of unread chat
+        messages (set as `unread_messages`), in one query."""
+        from xtablo.models.membership import TabloMember
+        from xtablo.models.message import TabloMessage
         from xtablo.models.task import Task
 
         task_count = select(func.count(Task.id)).where(Task.tablo_id == cls.id).correlate(cls).scalar_subquery()
-        stmt = cls.with_role_of(user).add_columns(task_count).order_by(cls.updated_at.desc(), cls.id.desc())
-        return [(tablo, role, count) for tablo, role, count in db.session.execute(stmt)]
+        unread = TabloMessage.unread_count(TabloMember.__table__)
+        stmt = cls.with_role_of(user).add_columns(task_count, unread).order_by(cls.updated_at.desc(), cls.id.desc())
+        listed = []
+        for tablo, role, count, unread_messages in db.session.execute(stmt):
+            tablo.unread_messages = unread_messages
+            listed.append((tablo, role, count))
+        return listed
 
     def lock(self) -> None:
         """Serialize writers of this tablo's board (row lock on PostgreSQL; SQLite's

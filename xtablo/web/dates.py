@@ -3,8 +3,8 @@
 
 from datetime import date, datetime
 
-from babel.dates import format_skeleton, format_time
-from flask_babel import get_locale
+from babel.dates import format_datetime, format_skeleton, format_time
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 
 
@@ -46,3 +46,16 @@ def when(event, in_zone, today: date | None = None) -> str:
         return _("%(day)s · %(start)s – %(end)s", day=long_day(start.date(), today), start=clock(start, in_zone), end=clock(end, in_zone))
     return _("%(start)s – %(end)s", start=f"{long_day(start.date(), today)}, {clock(start, in_zone)}",
              end=f"{long_day(end.date(), today)}, {clock(end, in_zone)}")
+
+
+def ago(instant: datetime, now: datetime) -> str:
+    """How long ago, in words: "just now", "3 minutes ago", "il y a 2 jours"."""
+    delta = now - instant
+    if delta.total_seconds() < 45:
+        return _("just now")
+    return format_timedelta(-delta, add_direction=True)
+
+
+def exact(instant: datetime, in_zone) -> str:
+    """A date and time in full, in the reader's zone: "Mar 5, 2031, 9:00:00 AM"."""
+    return format_datetime(instant, "medium", tzinfo=in_zone, locale=get_locale())

@@ -53,3 +53,12 @@ def refused(response, form, focus: str | None = None):
     if focus is None:
         focus = "#" + next(field for field in form if field.errors).id
     return after_settle(response, announce=messages, focus=focus)
+
+
+def retarget(response, selector: str, swap: str = "outerHTML"):
+    """Swap an htmx answer into `selector` instead of the element the request named (a refused
+    post answers with its form, not with what a success would have added)."""
+    if is_htmx():
+        response.headers["HX-Retarget"] = selector
+        response.headers["HX-Reswap"] = swap
+    return response

@@ -61,7 +61,8 @@ def tablo_tabs(tablo, active: str) -> Markup:
     def draw(mark: str) -> str:
         return render_template("tablos/_tabs.html", tablo=tablo, active=active)
 
-    key = ("tabs", str(get_locale()), tablo.id, tablo.title, tablo.description, tablo.color, tablo.current_role, active)
+    key = ("tabs", str(get_locale()), tablo.id, tablo.title, tablo.description, tablo.color, tablo.current_role,
+           tablo.unread_messages, active)
     return _drawn_once(key, draw, "")
 
 

@@ -111,17 +111,61 @@
     if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone)) document.cookie = "xtablo_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
   } catch (error) { /* an old browser: the account stays in UTC until its owner chooses */ }
 
+  // The chat (chat/_message.html): each message draws its Edit and Delete controls hidden unless
+  // the reader may use them; the same check here lets one rendering serve every reader (the
+  // messages the real-time stream brings). The server checks again on every post.
+  function initMessages(root) {
+    var list = document.getElementById("messages");
+    if (!list || !root.querySelectorAll) return;
+    var me = list.dataset.readerId, owner = list.dataset.readerOwner === "true";
+    var items = Array.prototype.slice.call(root.querySelectorAll(".message[data-author-id]"));
+    if (root.matches && root.matches(".message[data-author-id]")) items.push(root);
+    items.forEach(function (item) {
+      var mine = item.dataset.authorId !== "" && item.dataset.authorId === me;
+      item.querySelectorAll("[data-mine]").forEach(function (el) { el.hidden = !mine; });
+      item.querySelectorAll("[data-mine-or-owner]").forEach(function (el) { el.hidden = !(mine || owner); });
+    });
+    document.querySelectorAll(".message-form [data-js-only]").forEach(function (el) { el.hidden = false; });
+  }
+
+  // A message that is already in the list (a resend answered with the message stored the first
+  // time, or later the stream's copy of one's own message) replaces it rather than being added.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "messages" || !event.detail.serverResponse) return;
+    var template = document.createElement("template");
+    template.innerHTML = event.detail.serverResponse;
+    var incoming = template.content.querySelector(".message[id]");
+    var existing = incoming ? document.getElementById(incoming.id) : null;
+    if (existing) {
+      event.detail.target = existing;
+      event.detail.swapOverride = "outerHTML";
+    }
+  });
+
+  // In the message box, Enter sends and Shift+Enter starts a new line (not while an input
+  // method is composing a character).
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || !box.matches || !box.matches("textarea[data-enter-sends]")) return;
+    event.preventDefault();
+    if (box.form && box.value.trim() !== "") box.form.requestSubmit();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     // A page that came back with errors (a form posted without htmx): start at the first field
     // to fix, which also brings it into view.
     var invalid = document.querySelector('[aria-invalid="true"]');
     if (invalid) invalid.focus();
+    // The Chat tab opens on its latest messages, just above the message box.
+    var latest = document.querySelector("#messages[data-latest] > .message:last-child");
+    if (latest && !invalid && !window.location.hash) latest.scrollIntoView({ block: "end" });
     // Apple's answer, posted again from this site so that it carries the session (auth/oauth_relay.html).
     var relay = document.querySelector("form[data-autosubmit]");
     if (relay) relay.submit();
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
       htmx.onLoad(initEtapes);
+      htmx.onLoad(initMessages);
     } else {
       initBoard(document);
     }

@@ -1,0 +1,170 @@
+"""Chat (issue 11, persistence half) in a real browser: a message sent with the keyboard appears
+once and the box is ready for the next, Shift+Enter makes a new line, older messages load above,
+the author edits and deletes, the page fits a phone, axe finds nothing in either theme; and the
+same without JavaScript."""
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import LiveServer
+from tests.browser.test_accessibility import SCHEMES, Axe, a_board_shared_with_a_viewer, other_person
+from tests.browser.test_board_flow import create_tablo, sign_up
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def open_chat(page: Page) -> None:
+    page.get_by_role("navigation", name="Tablo sections").get_by_role("link", name=re.compile(r"^Chat")).click()
+    expect(page).to_have_url(re.compile(r"/tablos/\d+/messages$"))
+
+
+def messages(page: Page):
+    return page.locator("#messages > .message")
+
+
+def expect_messages(page: Page, texts: list[str]) -> None:
+    expect(page.locator("#messages > .message .message-body")).to_have_text(texts)
+
+
+def post_directly(page: Page, count: int) -> None:
+    """`count` messages posted with the page's own session and token, as quickly as a script
+    can: the history that "Load older messages" pages through."""
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    url = re.sub(r"#.*$", "", page.url)
+    for n in range(1, count + 1):
+        response = page.request.post(url, form={"body": f"Old {n}", "client_key": f"old-{n}"},
+                                     headers={"X-CSRFToken": token}, max_redirects=0)
+        assert response.status == 303, response.status
+
+
+def test_send_with_the_keyboard_load_older_edit_and_delete(page: Page) -> None:
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    expect(page.get_by_text("No message yet.")).to_be_visible()
+    box = page.get_by_label("Message", exact=True)
+    expect(page.get_by_text("Enter sends; Shift+Enter starts a new line.")).to_be_visible()
+
+    # Shift+Enter makes a new line, Enter sends; the message appears once, the box empties and
+    # keeps the focus for the next one.
+    box.click()
+    page.keyboard.type("First line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line with https://example.com/plan.")
+    page.keyboard.press("Enter")
+    expect(messages(page)).to_have_count(1)
+    expect_messages(page, ["First line\nsecond line with https://example.com/plan."])
+    link = messages(page).first.get_by_role("link", name="https://example.com/plan")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(box).to_have_value("")
+    expect(box).to_be_focused()
+    expect(page.get_by_text("No message yet.")).to_be_hidden()
+    page.keyboard.type("Second")
+    page.keyboard.press("Enter")
+    expect_messages(page, ["First line\nsecond line with https://example.com/plan.", "Second"])
+    expect(messages(page).first.locator("time")).to_have_text("just now")
+
+    # An empty message is refused where it was typed.
+    page.keyboard.press("Enter")  # nothing typed: nothing sent
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#message-body-error")).to_have_text("Write something first.")
+    expect(box).to_be_focused()
+    page.reload()
+    expect(messages(page)).to_have_count(2)
+
+    # Edit: the author's own link, a page of its own, back to the chat.
+    messages(page).nth(1).get_by_role("link", name=re.compile(r"^Edit")).click()
+    page.get_by_label("Message", exact=True).fill("Second, edited")
+    page.get_by_role("button", name="Save").click()
+    expect(messages(page).nth(1).locator(".message-body")).to_have_text("Second, edited")
+    expect(messages(page).nth(1).locator(".edited")).to_have_text("edited")
+
+    # Delete, with htmx: asked first, then shown as deleted in place.
+    page.once("dialog", lambda dialog: dialog.accept())
+    messages(page).nth(1).get_by_role("button", name=re.compile(r"^Delete")).click()
+    expect(messages(page).nth(1).locator(".message-body")).to_have_text("Message deleted")
+    expect(messages(page).nth(1).get_by_role("link", name=re.compile(r"^Edit"))).to_have_count(0)
+
+    # 55 more: the tab shows the latest 50; the older ones load above, by click, then the end.
+    post_directly(page, 55)
+    page.reload()
+    expect(messages(page)).to_have_count(50)
+    expect(messages(page).last.locator(".message-body")).to_have_text("Old 55")
+    page.get_by_role("link", name="Load older messages").click()
+    expect(messages(page)).to_have_count(57)
+    expect(messages(page).first.locator(".message-body")).to_have_text("First line\nsecond line with https://example.com/plan.")
+    expect(page.get_by_role("link", name="Load older messages")).to_have_count(0)
+    expect(messages(page).first).to_be_focused()
+
+
+def test_the_chat_fits_a_phone_and_sends_by_the_button(browser: Browser, live_server: LiveServer) -> None:
+    context = other_person(browser, live_server, PHONE)
+    try:
+        page = context.new_page()
+        sign_up(page, "Zoé")
+        create_tablo(page, "Téléphone")
+        open_chat(page)
+        page.get_by_label("Message", exact=True).fill("https://example.com/" + "a-very-long-address-" * 10)
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(messages(page)).to_have_count(1)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-javascript"])
+def test_without_javascript_send_page_back_and_delete(page: Page) -> None:
+    sign_up(page, "Noé")
+    create_tablo(page, "Sans script")
+    open_chat(page)
+    page.get_by_label("Message", exact=True).fill("Hello\nthere")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/messages#message-\d+$"))
+    expect_messages(page, ["Hello\nthere"])
+    page.go_back()
+    page.go_forward()
+    expect(messages(page)).to_have_count(1)
+    messages(page).first.get_by_role("button", name=re.compile(r"^Delete")).click()
+    expect(page.get_by_text("Message deleted.")).to_be_visible()
+    expect_messages(page, ["Message deleted"])
+
+
+@pytest.mark.parametrize("context_options", SCHEMES)
+def test_the_chat_pages_have_no_axe_violations(page: Page, browser: Browser, live_server: LiveServer, context_options: dict) -> None:
+    axe = Axe()
+    viewer_context = other_person(browser, live_server, context_options)
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        page.goto(board_url)
+        open_chat(page)
+        box = page.get_by_label("Message", exact=True)
+        box.fill("Hello @Vic, the plan: https://example.com/plan")
+        box.press("Enter")
+        expect(messages(page)).to_have_count(1)
+        expect(messages(page).first.locator(".mention")).to_have_text("@Vic")
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(page.locator("#message-body-error")).to_be_visible()
+        axe.check(page, "chat, as the owner, with an error")
+        viewer.goto(board_url)
+        tab = viewer.get_by_role("navigation", name="Tablo sections").get_by_role("link", name=re.compile(r"^Chat"))
+        expect(tab).to_have_accessible_name(re.compile(r"^Chat \(1 unread message\)\s*$"))
+        axe.check(viewer, "board, as a viewer with an unread message")
+        open_chat(viewer)
+        expect(viewer.locator(".unread")).to_have_count(0)
+        viewer.get_by_label("Message", exact=True).fill("Thanks!")
+        viewer.get_by_label("Message", exact=True).press("Enter")
+        expect(messages(viewer)).to_have_count(2)
+        axe.check(viewer, "chat, as a viewer")
+        viewer.get_by_role("link", name=re.compile(r"^Edit")).click()
+        axe.check(viewer, "edit message")
+        viewer.goto("/tablos")
+        axe.check(viewer, "my tablos")
+        assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+    finally:
+        viewer_context.close()

@@ -1,0 +1,46 @@
+from uuid import uuid4
+
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from xtablo.forms import Form
+from xtablo.models.message import MAX_BODY_LENGTH, MAX_CLIENT_KEY_LENGTH
+
+
+def body_field():
+    return TextAreaField(
+        _l("Message"),
+        validators=[DataRequired(message=_l("Write something first.")),
+                    Length(max=MAX_BODY_LENGTH, message=_l("A message holds 4,000 characters at most: shorten it or send it in parts."))],
+        # Spaces and blank lines around the text are not part of it; those inside are kept.
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"rows": 3, "data-enter-sends": "true"},
+        id="message-body",
+    )
+
+
+class MessageForm(Form):
+    """Send a message. `client_key` is made when the form is drawn and sent with it, so that the
+    same form posted twice (a retry, a double click) stores one message (TabloMessage.create)."""
+
+    body = body_field()
+    client_key = HiddenField(validators=[
+        Optional(),
+        Length(max=MAX_CLIENT_KEY_LENGTH, message=_l("This form is damaged: reload the page and send the message again.")),
+        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("This form is damaged: reload the page and send the message again.")),
+    ], id="message-client-key")
+
+    @classmethod
+    def blank(cls) -> "MessageForm":
+        """An empty form with a new key, for the next message."""
+        return cls(formdata=None, client_key=uuid4().hex)
+
+    def key(self) -> str:
+        """The key the form came with; a post without one (a client that did not draw the form)
+        gets a key of its own, and so no protection against being sent twice."""
+        return self.client_key.data or uuid4().hex
+
+
+class EditMessageForm(Form):
+    body = body_field()

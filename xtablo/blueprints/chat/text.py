@@ -1,0 +1,74 @@
+"""A chat message as HTML: its plain text escaped, line breaks kept (the template's `white-space:
+pre-wrap`), web addresses made links and `@name` mentions of the tablo's members marked.
+
+Nothing a person types becomes markup or an attribute: every piece of the text goes through
+`escape`, and the only markup is written here (`<a href rel>` and `<span class="mention">`). A link
+is made only of an address that starts with http:// or https:// (so never `javascript:`), and its
+`href` is the escaped address itself, quotes included.
+"""
+
+import re
+from functools import lru_cache
+
+from markupsafe import Markup, escape
+
+# An address runs to the next space or character that cannot be in one unescaped; what follows
+# it in a sentence (a full stop, a closing bracket it did not open) is trimmed off (`_trim`).
+URL = re.compile(r"(?<![\w@/.:+-])https?://[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
+TRAILING = ".,;:!?'\"*_~"
+CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def _trim(url: str) -> str:
+    while url:
+        last = url[-1]
+        if last in TRAILING:
+            url = url[:-1]
+        elif last in CLOSING and url.count(last) > url.count(CLOSING[last]):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def _link(url: str) -> str:
+    address = escape(url)
+    return f'<a href="{address}" rel="noopener noreferrer nofollow" target="_blank">{address}</a>'
+
+
+@lru_cache(maxsize=256)
+def _mention_pattern(names: tuple[str, ...]) -> re.Pattern | None:
+    """`@` and one of `names` (the longest first, so "@Ada Lovelace" is not cut at "@Ada"), not
+    inside a word or an email address, and not followed by more of a word."""
+    names = tuple(name for name in names if name.strip())
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(set(names), key=len, reverse=True))
+    return re.compile(rf"(?<![\w@.])@({alternatives})(?!\w)", re.IGNORECASE)
+
+
+def _with_mentions(text: str, pattern: re.Pattern | None) -> str:
+    if pattern is None:
+        return str(escape(text))
+    out, position = [], 0
+    for match in pattern.finditer(text):
+        out.append(str(escape(text[position:match.start()])))
+        out.append(f'<span class="mention">{escape(match.group())}</span>')
+        position = match.end()
+    out.append(str(escape(text[position:])))
+    return "".join(out)
+
+
+def message_html(body: str, member_names=()) -> Markup:
+    """`body` as HTML, safe to put anywhere in a page: see the module's docstring."""
+    mentions = _mention_pattern(tuple(member_names))
+    out, position = [], 0
+    for match in URL.finditer(body):
+        url = _trim(match.group())
+        if not re.match(r"https?://[^/?#]", url, re.IGNORECASE):  # "http://" alone is no address
+            continue
+        out.append(_with_mentions(body[position:match.start()], mentions))
+        out.append(_link(url))
+        position = match.start() + len(url)
+    out.append(_with_mentions(body[position:], mentions))
+    return Markup("".join(out))

@@ -1,0 +1,139 @@
+"""Chat: each tablo's conversation, on its Chat tab.
+
+/tablos/<id>/messages                              GET, POST   the Chat tab: the latest 50 messages (?before=<message
+                                                               id>: the 50 before that one); POST sends a message
+/tablos/<id>/messages/<message_id>/edit            GET, POST   its author changes a message
+/tablos/<id>/messages/<message_id>/delete          POST        its author, or an owner, deletes it (softly: "Message deleted")
+
+Every member may read and write, viewers included. A message sent with htmx is answered with its
+fragment (`chat/_message.html`, which the page includes too) and a fresh form; without
+JavaScript, with a redirect back to the tab. Opening the tab (its latest messages) marks them
+read. The real-time half will stream the same fragment (MessageChange is its log).
+"""
+
+from flask import flash, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+
+from xtablo import timezones
+from xtablo.access import get_message_or_404, get_tablo_or_404
+from xtablo.blueprints.chat import bp
+from xtablo.blueprints.chat.forms import EditMessageForm, MessageForm
+from xtablo.blueprints.chat.text import message_html
+from xtablo.database import write_connection
+from xtablo.extensions import db
+from xtablo.models import ClientKeyTaken, MessageDeleted, Role, Tablo, TabloMember, TabloMessage
+from xtablo.models._types import utcnow
+from xtablo.web import dates
+from xtablo.web.htmx import after_settle, is_htmx, refused, retarget, see_other
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page of this blueprint is for signed-in people."""
+
+
+@bp.errorhandler(MessageDeleted)
+def deleted_already(error):
+    db.session.rollback()
+    flash(_("That message is deleted: it can no longer be changed."), "error")
+    return see_other(url_for("chat.index", tablo_id=request.view_args["tablo_id"]))
+
+
+@bp.route("/tablos/<id:tablo_id>/messages", methods=["GET", "POST"])
+def index(tablo_id: int):
+    tablo = get_tablo_or_404(tablo_id)  # viewers write in the chat too
+    if request.method == "GET":
+        return show(tablo)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            message, created = TabloMessage.create(tablo, author=current_user, body=form.body.data, client_key=form.key())
+        except ClientKeyTaken:
+            form.client_key.errors.append(_("This form is damaged: reload the page and send the message again."))
+        else:
+            db.session.commit()
+            if is_htmx():
+                html = render_template("chat/_sent.html", tablo=tablo, message=message, form=MessageForm.blank(),
+                                       **fragment_context(tablo))
+                return after_settle(make_response(html, 201 if created else 200), focus="#message-body")
+            return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message.id}"))
+    if is_htmx():
+        response = make_response(render_template("chat/_message_fields.html", tablo=tablo, form=form), 422)
+        return refused(retarget(response, "#message-fields"), form, focus="#message-body")
+    return show(tablo, form=form, status=422)
+
+
+@bp.route("/tablos/<id:tablo_id>/messages/<id:message_id>/edit", methods=["GET", "POST"])
+def edit(tablo_id: int, message_id: int):
+    tablo = get_tablo_or_404(tablo_id)
+    message = get_message_or_404(tablo, message_id, to="edit")
+    if message.is_deleted:
+        raise MessageDeleted(message_id)
+    form = EditMessageForm(body=message.body)
+    if form.validate_on_submit():
+        message.edit(form.body.data)
+        db.session.commit()
+        return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message_id}"))
+    return render_template("chat/edit.html", tablo=tablo, message=message, form=form), 422 if form.errors else 200
+
+
+@bp.post("/tablos/<id:tablo_id>/messages/<id:message_id>/delete")
+def delete(tablo_id: int, message_id: int):
+    tablo = get_tablo_or_404(tablo_id)
+    message = get_message_or_404(tablo, message_id, to="delete")
+    message.delete()
+    db.session.commit()
+    if is_htmx():
+        html = render_template("chat/_message.html", tablo=tablo, message=message, **fragment_context(tablo))
+        return after_settle(make_response(html), announce=_("Message deleted."), focus="#message-body")
+    flash(_("Message deleted."), "info")
+    return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message_id}"))
+
+
+def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
+    """The Chat tab, or for htmx a page of older messages (`?before=`). A constant number of
+    queries whatever the number of messages: the page of messages with their authors, the
+    members' names (for mentions), and the "read" mark when there was something unread."""
+    raw = request.args.get("before")
+    before, problem = None, None
+    if raw is not None:
+        if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+            before = int(raw)
+        else:
+            problem, status = _("That link to older messages is damaged: here are the latest messages."), 400
+    messages, has_older = TabloMessage.page(tablo, before=before)
+    context = fragment_context(tablo) | {"tablo": tablo, "messages": messages, "has_older": has_older}
+    if before is not None and is_htmx():
+        response = make_response(render_template("chat/_older.html", **context))
+        announce = ngettext("%(num)d older message loaded.", "%(num)d older messages loaded.", len(messages))
+        focus = "#older-messages a" if has_older else (f"#message-{messages[0].id}" if messages else "#message-body")
+        return after_settle(response, announce=announce, focus=focus)
+    if request.method == "GET" and before is None and messages and tablo.unread_messages:
+        mark_read(tablo, messages[-1].id)
+    return make_response(render_template("chat/index.html", **context, before=before, problem=problem,
+                                         form=form or MessageForm.blank()), status)
+
+
+def mark_read(tablo: Tablo, up_to: int) -> None:
+    """The member has seen the tablo's messages up to `up_to`: a short write of its own, since a
+    page view reads in a deferred transaction (xtablo/database.py). Only when something was
+    unread, so that reading an unchanged chat writes nothing."""
+    with write_connection(db.engine) as connection:
+        TabloMessage.mark_read(connection, tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
+    tablo.unread_messages = 0
+
+
+def fragment_context(tablo: Tablo) -> dict:
+    """What `chat/_message.html` needs besides the message: the members' names (mentions), the
+    reader (whose controls are shown; see the template) and the clock."""
+    zone, now = timezones.zone(current_user.time_zone), utcnow()
+    return {
+        "member_names": TabloMember.names_of(tablo),
+        "reader": {"id": current_user.id, "owner": tablo.current_role == Role.OWNER},
+        "message_html": message_html,
+        "ago": lambda instant: dates.ago(instant, now),
+        "exact": lambda instant: dates.exact(instant, zone),
+    }
