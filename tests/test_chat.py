@@ -292,6 +292,25 @@ def test_the_author_edits_their_message(client, db, tablo, people):
     assert changes_of(db, tablo) == [(message.id, "created"), (message.id, "edited")]
 
 
+def test_line_endings_are_stored_as_line_feeds_so_saving_an_unchanged_edit_changes_nothing(client, db, tablo, people):
+    """A browser posts a form's line breaks as CRLF (htmx sends the box's LF): sent without
+    JavaScript, a message is stored with LF like any other; a lone CR is a line break too. Its
+    edit page posts CRLF: saving it unchanged neither marks the message "edited" nor logs a change."""
+    sign_in(client, people["Bob"])
+    send(client, tablo, "one\r\ntwo\rthree\r\n")
+    send(client, tablo, "four\nfive", headers=HTMX)
+    plain, sent = messages_in(db, tablo)
+    assert (plain.body, sent.body) == ("one\ntwo\nthree", "four\nfive")
+    response = client.post(f"/tablos/{tablo.id}/messages/{sent.id}/edit", data={"body": "four\r\nfive"})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).text
+    assert shown_messages(page) == [("Bob", "one\ntwo\nthree"), ("Bob", "four\nfive")]
+    assert 'class="edited"' not in page
+    assert changes_of(db, tablo) == [(plain.id, "created"), (sent.id, "created")]
+    client.post(f"/tablos/{tablo.id}/messages/{sent.id}/edit", data={"body": "four\r\nsix"})
+    assert messages_in(db, tablo)[1].body == "four\nsix"
+
+
 def test_an_empty_edit_is_refused(client, db, tablo, people):
     sign_in(client, people["Cy"])
     send(client, tablo, "Keep me")
@@ -509,6 +528,10 @@ XSS = [
     "http://example.com/\"onmouseover=\"alert(1)",
     "https://example.com/<script>",
     "@<b>Ada</b>",
+    "data:text/html,<script>alert(1)</script> vbscript:msgbox(1)",
+    "https://example.com/a'onmouseover='alert(1)' https://example.com/`x`",
+    "https://example.com/\u202egpj.exe \u202ehttps://evil.example/moc.knab//:sptth",
+    "line\none\ttab \u200b\x01\x7f",
 ]
 
 
@@ -520,7 +543,7 @@ def test_nothing_typed_becomes_markup(client, db, tablo, people, payload):
     body = re.search(r'<p class="message-body">(.*?)</p>', page, re.S).group(1)
     # The only tags are ours, with only our attributes; the text reads as typed.
     for tag in re.findall(r"<[^>]*>", body):
-        assert re.fullmatch(r'<a href="https?://[^"<>]*" rel="noopener noreferrer nofollow" target="_blank">|</a>|<span class="mention">|</span>', tag), tag
+        assert re.fullmatch(r'<a href="https?://[^"<>]*" dir="ltr" rel="noopener noreferrer nofollow" target="_blank">|</a>|<span class="mention">|</span>', tag), tag
     assert html.unescape(re.sub(r"<[^>]+>", "", body)) == payload
     assert "49" not in body
 
@@ -531,6 +554,24 @@ def test_urls_become_links_and_only_http_ones():
     assert out.count('rel="noopener noreferrer nofollow"') == 3
     assert "ftp://no, javascript:alert(1)" in out
     assert str(message_html("http:// alone")) == "http:// alone"
+
+
+def test_a_right_to_left_override_cannot_make_a_link_show_another_address(client, db, tablo, people):
+    """U+202E (RIGHT-TO-LEFT OVERRIDE) typed before an address would draw it backwards: the text
+    "https://evil.example/moc.knab//:sptth" would read "https://bank.com/elpmaxe.live//:sptth"
+    while it leads to evil.example. A link is drawn left to right whatever comes before it
+    (`dir="ltr"` isolates it), and an address ends at an invisible direction mark, which would
+    reorder the address itself."""
+    sign_in(client, people["Bob"])
+    send(client, tablo, "\u202ehttps://evil.example/moc.knab//:sptth and https://evil.example/\u2067moc.knab\u2069 and "
+                        "https://evil.example/\u200fx")
+    page = client.get(f"/tablos/{tablo.id}/messages").text
+    body = re.search(r'<p class="message-body">(.*?)</p>', page, re.S).group(1)
+    links = re.findall(r'<a href="([^"]*)"( dir="ltr")? rel="noopener noreferrer nofollow" target="_blank">([^<]*)</a>', body)
+    assert links == [("https://evil.example/moc.knab//:sptth", ' dir="ltr"', "https://evil.example/moc.knab//:sptth"),
+                     ("https://evil.example/", ' dir="ltr"', "https://evil.example/"),
+                     ("https://evil.example/", ' dir="ltr"', "https://evil.example/")]
+    assert shown_messages(page)[0][1].endswith("\u2067moc.knab\u2069 and https://evil.example/\u200fx")
 
 
 def test_line_breaks_are_kept(client, db, tablo, people):

@@ -8,6 +8,10 @@
   A message sent again with the same key (a retry after a network error, a double click, a form
   posted twice without JavaScript) stores nothing new and answers with the message already
   stored. Two posts of one key at once leave one row: a unique constraint decides (`create`).
+- The body is stored as typed, but for its line breaks, all made LF (`clean_body`): a form posted
+  without JavaScript sends CRLF, htmx sends LF, and a lone CR is a line break for a browser. Then
+  a message reads the same however it was sent, saving an unchanged edit changes nothing, and no
+  CR ever reaches a text/event-stream, where it would end a line.
 - `MessageChange`: every creation, edit and deletion, in order, written in the same transaction as
   the change itself by a flush listener (`log_message_changes`), so no verb can forget it.
 - Unread counts: `tablo_members.last_read_message_id` (see `unread_count`).
@@ -31,6 +35,11 @@ PAGE_SIZE = 50
 # Unread counts stop at this many ("99+"): counting further would read every message of a long
 # chat that a member never opened, on every page of the tablo.
 UNREAD_CAP = 100
+
+
+def clean_body(body: str) -> str:
+    """The text to store: line breaks made LF, spaces and blank lines around it taken off."""
+    return body.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 class MessageDeleted(LookupError):
@@ -83,7 +92,7 @@ class TabloMessage(db.Model):
         message the other post stored is read and answered."""
         existing = cls._by_key(author, client_key)
         if existing is None:
-            message = cls(tablo_id=tablo.id, author_user_id=author.id, body=body.strip(), client_key=client_key)
+            message = cls(tablo_id=tablo.id, author_user_id=author.id, body=clean_body(body), client_key=client_key)
             try:
                 with db.session.begin_nested():
                     db.session.add(message)
@@ -113,9 +122,10 @@ class TabloMessage(db.Model):
 
     def edit(self, body: str) -> None:
         self.lock()
-        if body.strip() == self.body:
+        body = clean_body(body)
+        if body == self.body:
             return
-        self.body = body.strip()
+        self.body = body
         self.edited_at = utcnow()
         db.session.flush()
 

@@ -2,9 +2,15 @@
 pre-wrap`), web addresses made links and `@name` mentions of the tablo's members marked.
 
 Nothing a person types becomes markup or an attribute: every piece of the text goes through
-`escape`, and the only markup is written here (`<a href rel>` and `<span class="mention">`). A link
-is made only of an address that starts with http:// or https:// (so never `javascript:`), and its
-`href` is the escaped address itself, quotes included.
+`escape`, and the only markup is written here (`<a href dir rel>` and `<span class="mention">`). A
+link is made only of an address that starts with http:// or https:// (so never `javascript:`), and
+its `href` is the escaped address itself, quotes included.
+
+A link shows the address it leads to. Typed text may hold invisible direction controls: a
+RIGHT-TO-LEFT OVERRIDE (U+202E) before "https://evil.example/moc.knab//:sptth" would draw it as
+"https://bank.com/elpmaxe.live//:sptth". So a link is drawn left to right, isolated from what
+surrounds it (`dir="ltr"`: HTML isolates an element with `dir`), and an address ends at a
+direction control, which would reorder it from inside.
 """
 
 import re
@@ -14,7 +20,8 @@ from markupsafe import Markup, escape
 
 # An address runs to the next space or character that cannot be in one unescaped; what follows
 # it in a sentence (a full stop, a closing bracket it did not open) is trimmed off (`_trim`).
-URL = re.compile(r"(?<![\w@/.:+-])https?://[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
+DIRECTION_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+URL = re.compile(rf"(?<![\w@/.:+-])https?://[^\s<>\"'`\x00-\x1f\x7f{DIRECTION_CONTROLS}]+", re.IGNORECASE)
 TRAILING = ".,;:!?'\"*_~"
 CLOSING = {")": "(", "]": "[", "}": "{"}
 
@@ -33,7 +40,7 @@ def _trim(url: str) -> str:
 
 def _link(url: str) -> str:
     address = escape(url)
-    return f'<a href="{address}" rel="noopener noreferrer nofollow" target="_blank">{address}</a>'
+    return f'<a href="{address}" dir="ltr" rel="noopener noreferrer nofollow" target="_blank">{address}</a>'
 
 
 @lru_cache(maxsize=256)
