@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.conftest import field_errors, listed_tablos, page_title
 from tests.test_tasks import run_together, signed_in_browsers
 from xtablo.blueprints.chat.text import message_html
+from xtablo.database import read_connection
 from xtablo.extensions import db as _db
 from xtablo.models import MessageChange, Role, TabloMember, TabloMessage, User
 
@@ -438,6 +439,42 @@ def test_changes_since_an_id_come_in_order_and_per_tablo(app, db, tablo, people,
     assert MessageChange.since(tablo, changes[-1].id) == []
 
 
+def test_messages_of_a_tablo_are_numbered_in_the_order_they_commit(app, db, tablo, people):
+    """Readers resume by id: the unread mark is the last message seen, a stream's Last-Event-ID the
+    last change seen. So an id seen means every lower id of the tablo is committed already. On
+    PostgreSQL a sequence gives ids when rows are inserted, not when they commit: here Ada's
+    message is inserted and not yet committed when Bob posts; were Bob's committed first, with a
+    higher id, Cy would read it, her mark would pass Ada's message, and a reader of the log
+    resuming after Bob's change would never get Ada's. Bob's post waits for Ada's to commit."""
+    (bob, cy) = (signed_in_browsers(app, people[name].email, 1)[0] for name in ("Bob", "Cy"))
+    tablo_id = tablo.id
+    slow, _ = TabloMessage.create(tablo, author=people["Ada"], body="Slow", client_key="slow")  # not committed
+    result = {}
+    racer = threading.Thread(target=lambda: result.update(
+        response=bob.post(f"/tablos/{tablo_id}/messages", data={"body": "Fast", "client_key": "fast"})))
+    racer.start()
+    racer.join(timeout=1)
+    # Meanwhile Cy opens the chat, and a reader of the log takes note of the last change it saw
+    # (in a thread of their own: a request in this one would share the test's session).
+
+    def read():
+        result["page"] = cy.get(f"/tablos/{tablo_id}/messages").status_code
+        with app.app_context(), read_connection(_db.engine) as connection:
+            result["seen"] = connection.scalar(select(func.coalesce(func.max(MessageChange.id), 0))
+                                               .where(MessageChange.tablo_id == tablo_id))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(timeout=10)
+    _db.session.commit()
+    racer.join(timeout=10)
+    assert result["page"] == 200 and result["response"].status_code == 303
+    assert [message.body for message in messages_in(db, tablo)] == ["Slow", "Fast"]
+    slow_id, fast_id = (message.id for message in messages_in(db, tablo))
+    assert unread_on_tab(cy.get(f"/tablos/{tablo_id}").text) == "2"
+    assert [(change.message_id, change.kind) for change in MessageChange.since(tablo, result["seen"])] == [(slow_id, "created"), (fast_id, "created")]
+
+
 def test_a_rolled_back_message_leaves_no_change(app, db, tablo, people):
     TabloMessage.create(tablo, author=people["Ada"], body="Never", client_key="x")
     db.session.rollback()
@@ -572,6 +609,30 @@ def test_a_right_to_left_override_cannot_make_a_link_show_another_address(client
                      ("https://evil.example/", ' dir="ltr"', "https://evil.example/"),
                      ("https://evil.example/", ' dir="ltr"', "https://evil.example/")]
     assert shown_messages(page)[0][1].endswith("\u2067moc.knab\u2069 and https://evil.example/\u200fx")
+
+
+@pytest.mark.parametrize("body", [
+    "http://a " * 444,                    # 444 links
+    "https://a/" + ")" * 3990,            # one link, 3,990 brackets to weigh and trim
+    "https://a/" + ".)" * 1995,
+    "@Ada " * 800,                        # 800 mentions
+    "@Adax" * 800,                        # 800 near misses
+    "@" * 4000,
+    "https:/" * 570,
+    "x" * 4000,
+])
+def test_a_4000_character_message_is_drawn_in_milliseconds(body):
+    """No input makes the text's patterns backtrack: the worst bodies of 4,000 characters are drawn
+    in a few milliseconds (the bound is loose: a shared machine; backtracking takes seconds)."""
+    import time
+    names = ["Ada", "Ada Lovelace"] + [f"Member {n}" for n in range(200)]
+    message_html(body, names)  # the mentions' pattern, compiled once per set of names
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        message_html(body[:4000], names)
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 0.05
 
 
 def test_line_breaks_are_kept(client, db, tablo, people):

@@ -15,6 +15,10 @@
 - `MessageChange`: every creation, edit and deletion, in order, written in the same transaction as
   the change itself by a flush listener (`log_message_changes`), so no verb can forget it.
 - Unread counts: `tablo_members.last_read_message_id` (see `unread_count`).
+- Ids in commit order, per tablo: readers resume by id (the unread mark, a stream's
+  Last-Event-ID), so once an id is seen no lower id of the tablo may commit later. SQLite's
+  writers are serialized already; on PostgreSQL, where a sequence gives ids at insert time, the
+  writers of one tablo's chat take turns (`take_turns_in_the_chat`).
 """
 
 from datetime import datetime
@@ -35,6 +39,8 @@ PAGE_SIZE = 50
 # Unread counts stop at this many ("99+"): counting further would read every message of a long
 # chat that a member never opened, on every page of the tablo.
 UNREAD_CAP = 100
+# The namespace of the chat's advisory locks on PostgreSQL ("chat"), the tablo id being the key.
+CHAT_LOCK = 0x63686174
 
 
 def clean_body(body: str) -> str:
@@ -221,6 +227,25 @@ class MessageChange(db.Model):
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(db.session.scalars(stmt))
+
+
+@event.listens_for(Session, "before_flush")
+def take_turns_in_the_chat(session: Session, flush_context, instances) -> None:
+    """On PostgreSQL, before a flush writes a tablo's messages: wait for the other writers of that
+    tablo's chat to end (a lock held to the end of the transaction), so that the ids this flush
+    takes, the messages' and the MessageChanges', are higher than every id committed before and
+    lower than every one committed after. Without it a message inserted first but committed last
+    would have a lower id than one already read: past the reader's unread mark, and skipped by a
+    stream resuming after the later change. One tablo's writers only; reading waits for nothing."""
+    tablo_ids = {obj.tablo_id for obj in (*session.new, *session.dirty)
+                 if isinstance(obj, TabloMessage) and (obj in session.new or session.is_modified(obj))}
+    if not tablo_ids:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for tablo_id in sorted(tablo_ids):  # always in the same order: no deadlock
+        connection.execute(select(func.pg_advisory_xact_lock(CHAT_LOCK, tablo_id)))
 
 
 @event.listens_for(Session, "after_flush")
