@@ -53,8 +53,9 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """The worker's last step before it serves: compile the app's templates, then freeze what
-    the process holds out of the garbage collector's full collections.
+    """The worker's last step before it serves: hand the hub its "alive" flag (see the module's
+    docstring: streams end as soon as the worker is told to stop), compile the app's templates,
+    then freeze what the process holds out of the garbage collector's full collections.
 
     CPython runs a full collection every so often (when the objects promoted to its oldest
     generation reach a quarter of those already there), and a full collection walks every

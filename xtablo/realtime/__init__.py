@@ -1,9 +1,10 @@
 """Real time: each worker's hub of Server-Sent Events streams, and what feeds it.
 
-The database is the source of truth; the hub only delivers faster. A stream authorizes, reads
-what it replays from the database, gives its connection back, and only then subscribes its
-greenlet to the hub (xtablo/blueprints/chat/stream.py): an open stream holds no database
-connection, no transaction and no request context, only a bounded queue in memory.
+The database is the source of truth; the hub only delivers faster. A stream authorizes,
+subscribes to the hub, reads what it replays from the database (a change committed in between
+comes both ways and is sent once), and gives its connection back before the first byte
+(xtablo/blueprints/chat/views.py, `stream`): an open stream holds no database connection, no
+transaction and no request context, only a greenlet and a bounded queue in memory.
 
 - `hub.py`: the per-process hub, keyed by tablo id, one bounded queue per stream.
 - `feed.py`: what feeds it (the broker seam); today the database feed, which every worker follows.
