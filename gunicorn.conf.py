@@ -1,7 +1,22 @@
 """gunicorn settings for `make run`, the Procfile and the benchmark.
 
-gevent workers so that slow clients and, later, Server-Sent Events streams do not hold a worker
-each; 2 workers by default (WEB_CONCURRENCY overrides) for a small host.
+gevent workers so that slow clients and the chat's Server-Sent Events streams do not hold a
+worker each; 2 workers by default (WEB_CONCURRENCY overrides) for a small host.
+
+Streams (xtablo/realtime/):
+- `worker_connections`: each open chat tab holds one connection for as long as it is open, so a
+  worker accepts 10,000 at once (WORKER_CONNECTIONS overrides; the process's open-file limit,
+  `ulimit -n`, must be above it). An idle stream costs a greenlet and a small queue, no database
+  connection.
+- `timeout`: with gevent workers it is not a limit on a request's duration. The worker's main
+  greenlet tells the arbiter it lives every second, and the arbiter kills a worker that stayed
+  silent for `timeout` seconds: one whose event loop was blocked that long. A stream open for
+  hours is never killed by it; 30 s stays.
+- Shutdown: on SIGTERM a worker stops accepting and waits up to `graceful_timeout` for its open
+  connections, which streams would use up entirely. `post_worker_init` hands the worker's
+  "alive" flag to the hub's feed, which closes every stream within a poll interval (0.25 s) of
+  the flag dropping; `worker_int` (SIGINT, SIGQUIT) closes them at once. Browsers reconnect, to
+  a worker still running, and resume with Last-Event-ID.
 """
 
 import importlib.util
@@ -11,7 +26,7 @@ from pathlib import Path
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "gevent"
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 1000))
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 10_000))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
@@ -38,8 +53,9 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """The worker's last step before it serves: compile the app's templates, then freeze what
-    the process holds out of the garbage collector's full collections.
+    """The worker's last step before it serves: hand the hub its "alive" flag (see the module's
+    docstring: streams end as soon as the worker is told to stop), compile the app's templates,
+    then freeze what the process holds out of the garbage collector's full collections.
 
     CPython runs a full collection every so often (when the objects promoted to its oldest
     generation reach a quarter of those already there), and a full collection walks every
@@ -54,9 +70,19 @@ def post_worker_init(worker):
     """
     import gc
 
+    realtime = getattr(worker.wsgi, "extensions", {}).get("xtablo_realtime")
+    if realtime is not None:
+        realtime.keep_alive_while(lambda: worker.alive)
     jinja_env = getattr(worker.wsgi, "jinja_env", None)
     if jinja_env is not None:
         for name in jinja_env.list_templates():
             jinja_env.get_template(name)
     gc.collect()
     gc.freeze()
+
+
+def worker_int(worker):
+    """SIGINT or SIGQUIT: the worker exits at once; its streams end first, cleanly."""
+    realtime = getattr(worker.wsgi, "extensions", {}).get("xtablo_realtime")
+    if realtime is not None:
+        realtime.shutdown()

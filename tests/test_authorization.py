@@ -90,6 +90,7 @@ MATRIX = {
     "chat.index": {"GET": ("viewer", {}), "POST": ("viewer", {"body": "Hello @Owner", "client_key": "matrix-key"})},
     "chat.edit": {"GET": ("author", {}), "POST": ("author", {"body": "Edited"})},
     "chat.delete": {"POST": ("author or owner", {})},
+    "chat.stream": {"GET": ("viewer", {})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -325,6 +326,18 @@ def last_change(o: Outcome) -> tuple[int, str]:
     return change.message_id, change.kind
 
 
+def stream_opens(o: Outcome) -> bool:
+    """An event stream with nothing to replay (no Last-Event-ID); from the start, it replays the
+    world's message. Each is read up to its first chunk and closed: a stream never ends by itself."""
+    first = next(o.response.iter_encoded()).decode()
+    o.response.close()
+    again = o.client.get(f"/tablos/{o.ids['tablo_id']}/messages/stream?last_event_id=0", buffered=False)
+    replayed = next(again.iter_encoded()).decode()
+    again.close()
+    return (o.response.mimetype == "text/event-stream" and first == "retry: 2000\n\n"
+            and f'id="message-{o.ids["message_id"]}"' in replayed and "event: message-created" in replayed)
+
+
 def shown_link_works(o: Outcome) -> bool:
     token = re.search(r"/join/([\w-]+)", o.page).group(1)
     link = scalar(select(TabloInviteLink).where(TabloInviteLink.tablo_id == o.ids["tablo_id"], TabloInviteLink.id != o.ids["link_id"]))
@@ -436,6 +449,7 @@ EFFECTS = {
     and last_change(o) == (o.ids["message_id"], "edited"),
     ("chat.delete", "POST"): lambda o: world_message(o).deleted_at is not None and world_message(o).body == ""
     and chat_messages(o.page) == ["Message deleted"] and last_change(o) == (o.ids["message_id"], "deleted"),
+    ("chat.stream", "GET"): stream_opens,
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,

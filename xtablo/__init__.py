@@ -77,6 +77,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(members_bp)
     app.register_blueprint(planning_bp)
 
+    from xtablo import realtime
+    from xtablo.blueprints.chat.stream import ChatChanges
+
+    realtime.init_app(app, ChatChanges())
+
     from xtablo import cli
 
     cli.init_app(app)

@@ -4,27 +4,36 @@
                                                                id>: the 50 before that one); POST sends a message
 /tablos/<id>/messages/<message_id>/edit            GET, POST   its author changes a message
 /tablos/<id>/messages/<message_id>/delete          POST        its author, or an owner, deletes it (softly: "Message deleted")
+/tablos/<id>/messages/stream                       GET         Server-Sent Events: every change from the `Last-Event-ID`
+                                                               header (or ?last_event_id=) on, then live (see stream.py)
 
 Every member may read and write, viewers included. A message sent with htmx is answered with its
 fragment (`chat/_message.html`, which the page includes too) and a fresh form; without
 JavaScript, with a redirect back to the tab. Opening the tab (its latest messages) marks them
-read. The real-time half will stream the same fragment (MessageChange is its log).
+read. The stream sends the same fragment for every change (MessageChange is its log): the tab
+opens it from the last change it was drawn with, so nothing committed in between is missed.
 """
 
-from flask import flash, make_response, render_template, request, url_for
+from flask import Response, flash, make_response, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from xtablo import timezones
+from sqlalchemy import func, select
+
+from xtablo import realtime, timezones
 from xtablo.access import get_message_or_404, get_tablo_or_404
 from xtablo.blueprints.chat import bp
+from xtablo.blueprints.chat import stream as chat_stream
 from xtablo.blueprints.chat.forms import EditMessageForm, MessageForm
 from xtablo.blueprints.chat.text import message_html
 from xtablo.database import write_connection
 from xtablo.extensions import db
 from xtablo.models import ClientKeyTaken, MessageDeleted, Role, Tablo, TabloMember, TabloMessage
+from xtablo.models.message import MessageChange
 from xtablo.models._types import utcnow
+from xtablo.realtime import sse
 from xtablo.web import dates
 from xtablo.web.htmx import after_settle, is_htmx, refused, retarget, see_other
 
@@ -93,6 +102,35 @@ def delete(tablo_id: int, message_id: int):
     return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message_id}"))
 
 
+@bp.get("/tablos/<id:tablo_id>/messages/stream")
+def stream(tablo_id: int):
+    """The tablo's changes as Server-Sent Events. Subscribed first, then the replay read from
+    the database (a change committed in between comes both ways; the stream sends it once), then
+    the transaction ends and the connection goes back to the pool before the first byte: an open
+    stream holds neither, nor the request's context (the body copies what it needs)."""
+    tablo = get_tablo_or_404(tablo_id)
+    raw = request.headers.get("Last-Event-ID", request.args.get("last_event_id"))
+    last_id = sse.parse_event_id(raw)
+    variant = chat_stream.variant_of(get_locale(), current_user)
+    hub = realtime.current()
+    subscriber = hub.subscribe(tablo.id, user_id=current_user.id, session_id=current_user.current_session.id,
+                               variant=variant)
+    try:
+        changes = [] if last_id is None else MessageChange.since(tablo, last_id, limit=chat_stream.REPLAY_PAGE + 1)
+        replay = chat_stream.replay(changes[:chat_stream.REPLAY_PAGE], variant)
+    except BaseException:
+        hub.hub.unsubscribe(subscriber)
+        raise
+    db.session.remove()
+    body = hub.stream(subscriber, replay, more=len(changes) > chat_stream.REPLAY_PAGE)
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def latest_change_id(tablo: Tablo) -> int:
+    """Where the tab's stream starts: the last change the page was drawn with."""
+    return db.session.scalar(select(func.max(MessageChange.id)).where(MessageChange.tablo_id == tablo.id)) or 0
+
+
 def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
     """The Chat tab, or for htmx a page of older messages (`?before=`). A constant number of
     queries whatever the number of messages: the page of messages with their authors, the
@@ -104,6 +142,9 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
             before = int(raw)
         else:
             problem, status = _("That link to older messages is damaged: here are the latest messages."), 400
+    # Read before the messages: a change committed between the two reads is then replayed by the
+    # stream (and replaces its message if the page has it already), never missed.
+    stream_from = latest_change_id(tablo) if before is None else None
     messages, has_older = TabloMessage.page(tablo, before=before)
     context = fragment_context(tablo) | {"tablo": tablo, "messages": messages, "has_older": has_older}
     if before is not None and is_htmx():
@@ -114,7 +155,7 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
     if request.method == "GET" and before is None and messages and tablo.unread_messages:
         mark_read(tablo, messages[-1].id)
     return make_response(render_template("chat/index.html", **context, before=before, problem=problem,
-                                         form=form or MessageForm.blank()), status)
+                                         form=form or MessageForm.blank(), stream_from=stream_from), status)
 
 
 def mark_read(tablo: Tablo, up_to: int) -> None:

@@ -142,6 +142,37 @@
     }
   });
 
+  // The chat's stream (chat/index.html, htmx's SSE extension; xtablo/blueprints/chat/stream.py).
+  // A message already on the page is replaced by the stream's copy: the author's own, answered
+  // to their post too, or one edited or deleted. A change of a message the page does not show
+  // (an older one) is left out; a new message is added at the end (the list's sse-swap). The
+  // id of the last change received is kept, for a stream opened again (below).
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var message = event.detail, list = document.getElementById("messages");
+    if (list && message.lastEventId) list.dataset.lastEventId = message.lastEventId;
+    var template = document.createElement("template");
+    template.innerHTML = message.data;
+    var incoming = template.content.querySelector(".message[id]");
+    var existing = incoming ? document.getElementById(incoming.id) : null;
+    if (existing) {
+      event.preventDefault();
+      htmx.swap(existing, message.data, { swapStyle: "outerHTML" });
+    } else if (!incoming || message.type !== "message-created") {
+      event.preventDefault();
+    }
+  });
+  // The browser resumes a dropped stream by itself (its Last-Event-ID); when it gives up (the
+  // server was down), the extension opens a new one at the page's address, which names the last
+  // change the page was drawn with: it then starts from the last one received instead.
+  if (typeof htmx !== "undefined" && htmx.createEventSource) {
+    htmx.createEventSource = function (url) {
+      var list = document.getElementById("messages");
+      var last = list ? list.dataset.lastEventId : "";
+      if (last) url = url.replace(/([?&]last_event_id=)\d*/, "$1" + last);
+      return new EventSource(url, { withCredentials: true });
+    };
+  }
+
   // In the message box, Enter sends and Shift+Enter starts a new line (not while an input
   // method is composing a character).
   document.addEventListener("keydown", function (event) {

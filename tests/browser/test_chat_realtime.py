@@ -1,0 +1,93 @@
+"""Chat in real time (issue 11), in a real browser: two people in two browsers; what one sends
+appears at the other's without a reload, with the controls each may use; the second goes
+offline, misses two messages and an edit, comes back and sees exactly what it missed, once."""
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import LiveServer
+from tests.browser.test_accessibility import a_board_shared_with_a_viewer, other_person
+from tests.browser.test_chat import expect_messages, messages, open_chat
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+RESUME_TIMEOUT = 20_000  # ms: the browser retries a lost stream after a growing pause
+
+
+def send(page: Page, text: str) -> None:
+    page.get_by_label("Message", exact=True).fill(text)
+    page.keyboard.press("Enter")
+
+
+def lose_the_stream(page: Page) -> None:
+    """The viewer's stream breaks as a dropped network breaks it. Chromium's offline emulation
+    (`set_offline`) only refuses new requests and leaves an open stream flowing, so the page's
+    EventSource is closed and told of the error, as the browser does when it gives up on a
+    connection: htmx's SSE extension then opens a new one, again and again until the network is
+    back (app.js: from the last change received)."""
+    page.evaluate("""() => { const source = document.getElementById("messages")["htmx-internal-data"].sseEventSource;
+        source.close(); source.onerror(new Event("error")); }""")
+
+
+def count_stream_opens(page: Page) -> None:
+    page.evaluate("""() => { window.__streamOpens = 0;
+        document.body.addEventListener("htmx:sseOpen", () => { window.__streamOpens += 1; }); }""")
+
+
+def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    viewer_context = other_person(browser, live_server, {})
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        for person in (page, viewer):
+            person.goto(board_url)
+            open_chat(person)
+            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+        expect(viewer.get_by_text("No message yet.")).to_be_visible()
+
+        # The owner sends; the viewer sees it without reloading; the owner sees it once (the
+        # stream's copy replaced the post's answer).
+        send(page, "Hello Vic")
+        expect_messages(viewer, ["Hello Vic"])
+        expect(viewer.get_by_text("No message yet.")).to_be_hidden()
+        expect_messages(page, ["Hello Vic"])
+        # Nobody but its author edits; the owner deletes anyone's: the streamed copy shows each
+        # reader their own controls.
+        expect(messages(viewer).first.get_by_role("link", name=re.compile(r"^Edit"))).to_be_hidden()
+        expect(messages(viewer).first.get_by_role("button", name=re.compile(r"^Delete"))).to_be_hidden()
+        expect(messages(page).first.get_by_role("link", name=re.compile(r"^Edit"))).to_be_visible()
+
+        send(viewer, "Hi Olga")
+        expect_messages(page, ["Hello Vic", "Hi Olga"])
+        expect_messages(viewer, ["Hello Vic", "Hi Olga"])
+        expect(messages(page).nth(1).get_by_role("button", name=re.compile(r"^Delete"))).to_be_visible()
+        expect(messages(page).nth(1).get_by_role("link", name=re.compile(r"^Edit"))).to_be_hidden()
+        expect(messages(viewer).nth(1).get_by_role("link", name=re.compile(r"^Edit"))).to_be_visible()
+
+        # The viewer's network drops. Meanwhile: two messages, and the first of them edited.
+        count_stream_opens(viewer)
+        viewer_context.set_offline(True)
+        lose_the_stream(viewer)
+        send(page, "While you were away")
+        expect_messages(page, ["Hello Vic", "Hi Olga", "While you were away"])  # one send at a time (hx-sync)
+        send(page, "And one more")
+        expect_messages(page, ["Hello Vic", "Hi Olga", "While you were away", "And one more"])
+        messages(page).nth(2).get_by_role("link", name=re.compile(r"^Edit")).click()
+        page.get_by_label("Message", exact=True).fill("While you were away (edited)")
+        page.get_by_role("button", name="Save").click()
+        expect(messages(page).nth(2).locator(".message-body")).to_have_text("While you were away (edited)")
+        expect_messages(viewer, ["Hello Vic", "Hi Olga"])  # nothing reached the offline browser
+
+        # Back online: the stream resumes from the last change it received, and the viewer sees
+        # what it missed, each once, in order, without reloading.
+        viewer_context.set_offline(False)
+        expect(viewer.locator("#messages > .message .message-body")).to_have_text(
+            ["Hello Vic", "Hi Olga", "While you were away (edited)", "And one more"], timeout=RESUME_TIMEOUT)
+        expect(messages(viewer).nth(2).locator(".edited")).to_have_text("edited")
+        assert viewer.evaluate("window.__streamOpens") >= 1  # it did reconnect
+        expect(messages(viewer)).to_have_count(4)
+        assert len(set(viewer.locator("#messages > .message").evaluate_all("items => items.map(item => item.id)"))) == 4
+    finally:
+        viewer_context.close()

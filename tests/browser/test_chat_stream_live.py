@@ -1,0 +1,162 @@
+"""The chat's streams against the real server (gunicorn, 2 gevent workers): a message posted on
+one worker reaches every stream, whichever worker holds it; a removed member's streams close
+within seconds. Raw HTTP connections, each on a socket of its own; which worker holds a stream
+is read from the kernel (/proc: the worker process that owns the server's end of its socket).
+
+Not a browser test, but it needs the live server, which lives with them."""
+
+import http.client
+import re
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.conftest import LiveServer
+from tests.browser.test_parallel_sign_in import PASSWORD, Visitor
+from tests.conftest import TestingConfig, fast_hash
+from xtablo import create_app
+from xtablo.extensions import db as _db
+from xtablo.models import Role, Tablo, TabloMember, User
+from xtablo.models._types import utcnow
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+SOURCE = "127.0.0.88"  # an address of its own, so its sign-ins do not count against other tests'
+MAX_STREAMS = 40  # opened until both workers hold some (8 at least)
+
+
+@contextmanager
+def live_app(server: LiveServer):
+    """The app in this process, on the live server's database: to set up rows quickly."""
+    app = create_app(TestingConfig({"DATABASE_URL": server.database_url, "SECRET_KEY": "live-" + "x" * 40}))
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def make_user(name: str) -> User:
+    user = User.create(name=name, email=f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", password=None)
+    user.password_hash, user.email_verified_at = fast_hash(PASSWORD), utcnow()
+    return user
+
+
+def signed_in(server: LiveServer, email: str) -> Visitor:
+    visitor = Visitor(server.url, source=SOURCE)
+    token = visitor.sign_in_form()
+    assert visitor.request("POST", "/login", {"csrf_token": token, "email": email, "password": PASSWORD})[0] == 303
+    return visitor
+
+
+class LiveStream:
+    """One SSE connection, read event by event."""
+
+    def __init__(self, server: LiveServer, cookies: dict, path: str):
+        parts = urlsplit(server.url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10, source_address=(SOURCE, 0))
+        self.conn.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+                                                "Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200 and self.response.headers["Content-Type"].startswith("text/event-stream")
+        self.local_port = self.conn.sock.getsockname()[1]
+        assert self.response.readline() == b"retry: 2000\n"
+
+    def next_event(self) -> dict | None:
+        """The next event ({"id", "event", "data"}), or None when the server ended the stream."""
+        fields: dict = {}
+        while True:
+            line = self.response.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if not line:
+                if "id" in fields:
+                    return fields
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = fields[name] + "\n" + value if name == "data" and name in fields else value
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def tcp_table() -> list[list[str]]:
+    return [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+
+
+def socket_owners() -> dict[str, int]:
+    """socket inode -> a pid of ours that holds it."""
+    owners = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                target = str(fd.readlink())
+                if target.startswith("socket:["):
+                    owners.setdefault(target[8:-1], int(fd_dir.parent.name))
+        except (PermissionError, FileNotFoundError, ProcessLookupError):
+            continue
+    return owners
+
+
+def workers_of(server: LiveServer, streams: list[LiveStream]) -> list[int]:
+    """The pid of the process that holds the server's end of each stream's connection."""
+    port = urlsplit(server.url).port
+    by_peer = {int(fields[2].split(":")[1], 16): fields[9] for fields in tcp_table()
+               if fields[1].endswith(f":{port:04X}") and fields[3] == "01"}
+    owners = socket_owners()
+    return [owners.get(by_peer.get(stream.local_port)) for stream in streams]
+
+
+def test_a_message_reaches_every_stream_on_every_worker_and_a_removed_member_is_cut_off(live_server: LiveServer) -> None:
+    with live_app(live_server):
+        owner, reader = make_user("Olga"), make_user("Rita")
+        tablo = Tablo.create(owner=owner, title="Live")
+        TabloMember.add(tablo, reader, Role.VIEWER, added_by=owner)
+        _db.session.commit()
+        tablo_id, reader_id, emails = tablo.id, reader.id, (owner.email, reader.email)
+        # Outside a request, every transaction of this process begins as a write on SQLite: it
+        # ends before the server is asked anything.
+        _db.session.commit()
+        owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
+
+        path = f"/tablos/{tablo_id}/messages/stream"
+        streams: list[LiveStream] = []
+        try:
+            while len(streams) < 8 or len(set(workers_of(live_server, streams))) < 2:
+                assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
+                streams.append(LiveStream(live_server, reader_visitor.cookies, path))
+            workers = workers_of(live_server, streams)
+            assert None not in workers and len(set(workers)) == 2
+
+            _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
+            token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+            status, _ = owner_visitor.request("POST", f"/tablos/{tablo_id}/messages",
+                                              {"csrf_token": token, "body": "Live from one worker", "client_key": "live-1"})
+            assert status == 303
+            for stream in streams:  # whichever worker served the post
+                event = stream.next_event()
+                assert event is not None and event["event"] == "message-created"
+                assert "Live from one worker</p>" in event["data"]
+
+            # The reader is removed: every one of their streams ends within seconds.
+            _db.session.rollback()
+            member = _db.session.scalar(_db.select(TabloMember).where(TabloMember.user_id == reader_id))
+            member.remove(removed_by=owner)
+            _db.session.commit()
+            removed_at = time.monotonic()
+            for stream in streams:
+                assert stream.next_event() is None
+            assert time.monotonic() - removed_at < 5
+        finally:
+            for stream in streams:
+                stream.close()
+            owner_visitor.conn.close()
+            reader_visitor.conn.close()

@@ -1,0 +1,103 @@
+"""Real time: each worker's hub of Server-Sent Events streams, and what feeds it.
+
+The database is the source of truth; the hub only delivers faster. A stream authorizes,
+subscribes to the hub, reads what it replays from the database (a change committed in between
+comes both ways and is sent once), and gives its connection back before the first byte
+(xtablo/blueprints/chat/views.py, `stream`): an open stream holds no database connection, no
+transaction and no request context, only a greenlet and a bounded queue in memory.
+
+- `hub.py`: the per-process hub, keyed by tablo id, one bounded queue per stream.
+- `feed.py`: what feeds it (the broker seam); today the database feed, which every worker follows.
+- `sse.py`: the wire format.
+
+The hub and its feed start with the first stream a worker opens (after gunicorn forked it),
+and end with the worker: `gunicorn.conf.py` hands the worker's "alive" flag to `keep_alive_while`,
+and the feed closes every stream as soon as it drops, so a restart does not wait for
+graceful_timeout; the browsers reconnect with Last-Event-ID. Nothing outside this package
+imports gevent.
+"""
+
+import os
+from collections.abc import Callable, Hashable, Iterator
+
+from flask import Flask, current_app
+
+from xtablo.realtime import sse
+from xtablo.realtime.feed import ChangeSource, DatabaseFeed
+from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber
+
+__all__ = ["Publication", "Realtime", "Subscriber", "current", "init_app"]
+
+HEARTBEAT = 15.0  # seconds between two comments on an idle stream
+RETRY = 2000  # milliseconds a browser waits before it reconnects
+
+
+class Realtime:
+    def __init__(self, app: Flask, source: ChangeSource) -> None:
+        self.app, self.source = app, source
+        self.heartbeat = HEARTBEAT
+        self._pid: int | None = None
+        self._hub: Hub | None = None
+        self.feed: DatabaseFeed | None = None
+        self._alive: Callable[[], bool] = lambda: True
+
+    @property
+    def hub(self) -> Hub:
+        """This process's hub (a forked worker gets its own, never its parent's)."""
+        if self._pid != os.getpid():
+            self._pid, self._hub = os.getpid(), Hub()
+            self.feed = DatabaseFeed(self.app, self._hub, self.source, alive=lambda: self._alive())
+        return self._hub
+
+    def keep_alive_while(self, alive: Callable[[], bool]) -> None:
+        """Close every stream, and stop following the database, once `alive()` is false."""
+        self._alive = alive
+
+    def subscribe(self, tablo_id: int, *, user_id: int, session_id: int, variant: Hashable) -> Subscriber:
+        """A stream's place in the hub, from now on. The feed starts here if it had not: every
+        change committed after this returns reaches the subscriber (or closes it, when slow)."""
+        hub = self.hub
+        self.feed.start()
+        return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant)
+
+    def stream(self, subscriber: Subscriber, replay: list[tuple[int, str, str]], *, more: bool = False) -> Iterator[bytes]:
+        """The body of an SSE response: the retry hint and the replay, then the hub's events as
+        they come, a heartbeat comment when none came for HEARTBEAT seconds, until the
+        subscriber is closed (access lost, too slow, the worker stopping) or the client leaves.
+        With `more`, the replay was only its first page: the stream ends after it, and the
+        browser reconnects at once for the next page (its Last-Event-ID)."""
+        hub, heartbeat = self.hub, self.heartbeat
+
+        def generate() -> Iterator[bytes]:
+            try:
+                yield (sse.retry(RETRY) + "".join(sse.event(*event) for event in replay)).encode()
+                if more:
+                    return
+                replayed = {event[0] for event in replay}  # also queued if committed meanwhile
+                while True:
+                    item = subscriber.next(timeout=heartbeat)
+                    if item is CLOSE:
+                        return
+                    if item is None:
+                        yield sse.comment("heartbeat").encode()
+                    elif item[0] not in replayed:
+                        yield item[1].encode()
+            finally:
+                hub.unsubscribe(subscriber)
+
+        return generate()
+
+    def shutdown(self) -> None:
+        """End every stream of this worker now (gunicorn's worker_int)."""
+        if self._hub is not None and self._pid == os.getpid():
+            self._hub.close_all()
+            self.feed.stop()
+
+
+def init_app(app: Flask, source: ChangeSource) -> Realtime:
+    realtime = app.extensions["xtablo_realtime"] = Realtime(app, source)
+    return realtime
+
+
+def current() -> Realtime:
+    return current_app.extensions["xtablo_realtime"]
