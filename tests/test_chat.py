@@ -190,6 +190,7 @@ def test_a_concurrent_post_of_the_same_key_waits_and_answers_with_the_first(app,
 @pytest.mark.parametrize("body, error", [
     ("", "Write something first."),
     ("   \n\t  \n", "Write something first."),
+    ("\u200b\u202e\x01", "Write something first."),  # nothing visible: it would show as a blank message
     ("x" * 4001, "A message holds 4,000 characters at most: shorten it or send it in parts."),
 ])
 def test_bad_bodies_are_refused_under_the_field_and_nothing_is_written(client, db, tablo, people, body, error):
@@ -199,6 +200,25 @@ def test_bad_bodies_are_refused_under_the_field_and_nothing_is_written(client, d
     assert field_errors(response.text) == {"message-body": error}
     assert page_title(response.text) == "Chat · Launch"
     assert messages_in(db, tablo) == [] and changes_of(db, tablo) == []
+
+
+def test_a_message_that_fills_the_box_without_javascript_is_not_refused_for_its_line_breaks(client, db, tablo, people):
+    """A form posted without JavaScript sends each line break as CRLF; the box counts it as one
+    character, and so does the limit."""
+    sign_in(client, people["Bob"])
+    body = "a\r\n" * 1400 + "b"  # 4,201 characters as sent, 2,801 as stored
+    assert send(client, tablo, body).status_code == 303
+    assert messages_in(db, tablo)[0].body == "a\n" * 1400 + "b"
+
+
+def test_an_author_name_cannot_turn_the_text_after_it_around(client, db, tablo, people):
+    """A name holding a right-to-left override is isolated: the time after it reads as it should."""
+    sign_in(client, people["Bob"])
+    send(client, tablo, "Hello")
+    people["Bob"].name = "\u202eBob"
+    db.session.commit()
+    page = client.get(f"/tablos/{tablo.id}/messages").text
+    assert '<strong class="message-author"><bdi>\u202eBob</bdi></strong>' in page
 
 
 def test_4000_characters_are_fine(client, db, tablo, people):

@@ -75,7 +75,8 @@ class TabloMember(db.Model):
     @classmethod
     def names_of(cls, tablo: Tablo) -> list[str]:
         """The names of the tablo's members (the chat marks their @mentions)."""
-        return list(db.session.scalars(select(User.name).join(cls.user).where(cls.tablo_id == tablo.id)))
+        # In one order: the compiled pattern of the names is remembered per list (chat/text.py).
+        return list(db.session.scalars(select(User.name).join(cls.user).where(cls.tablo_id == tablo.id).order_by(User.name, User.id)))
 
     @classmethod
     def add(cls, tablo: Tablo, user: User, role: str, *, added_by: User | None) -> "TabloMember":

@@ -1,20 +1,31 @@
+import unicodedata
 from uuid import uuid4
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation
 
 from xtablo.forms import Form
-from xtablo.models.message import MAX_BODY_LENGTH, MAX_CLIENT_KEY_LENGTH
+from xtablo.models.message import MAX_BODY_LENGTH, MAX_CLIENT_KEY_LENGTH, clean_body
+
+NOTHING_WRITTEN = _l("Write something first.")
+
+
+def something_visible(form, field) -> None:
+    """Refuse a text of nothing but invisible characters (zero-width spaces, direction marks,
+    control characters): it passes "required" and would show as a blank message."""
+    if not any(unicodedata.category(char)[0] not in "CZ" for char in field.data or ""):
+        raise StopValidation(NOTHING_WRITTEN)
 
 
 def body_field():
     return TextAreaField(
         _l("Message"),
-        validators=[DataRequired(message=_l("Write something first.")),
+        validators=[DataRequired(message=NOTHING_WRITTEN), something_visible,
                     Length(max=MAX_BODY_LENGTH, message=_l("A message holds 4,000 characters at most: shorten it or send it in parts."))],
-        # Spaces and blank lines around the text are not part of it; those inside are kept.
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        # Spaces and blank lines around the text are not part of it; those inside are kept. Line
+        # breaks are counted as what is stored (one LF), as the box's maxlength counts them.
+        filters=[lambda value: clean_body(value) if isinstance(value, str) else value],
         render_kw={"rows": 3, "data-enter-sends": "true"},
         id="message-body",
     )
