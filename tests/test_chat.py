@@ -48,7 +48,7 @@ def shown_messages(page: str) -> list[tuple[str, str]]:
     """(author, text as read) of each message on the page, in order."""
     found = []
     for item in page.split('<li class="message')[1:]:
-        author = re.search(r'<strong class="message-author">([^<]*)</strong>', item).group(1)
+        author = re.sub(r"<[^>]+>", "", re.search(r'<strong class="message-author">(.*?)</strong>', item).group(1))
         body = re.search(r'<p class="message-body[^"]*">(.*?)</p>', item, re.S).group(1)
         found.append((html.unescape(author), html.unescape(re.sub(r"<[^>]+>", "", body))))
     return found
