@@ -60,6 +60,10 @@ class Realtime:
         self.feed.start()
         return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant)
 
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Give up a place taken by `subscribe` (its stream will not be sent after all)."""
+        self.hub.unsubscribe(subscriber)
+
     def stream(self, subscriber: Subscriber, replay: list[tuple[int, str, str]], *, more: bool = False) -> Iterator[bytes]:
         """The body of an SSE response: the retry hint and the replay, then the hub's events as
         they come, a heartbeat comment when none came for HEARTBEAT seconds, until the

@@ -112,17 +112,17 @@ def stream(tablo_id: int):
     raw = request.headers.get("Last-Event-ID", request.args.get("last_event_id"))
     last_id = sse.parse_event_id(raw)
     variant = chat_stream.variant_of(get_locale(), current_user)
-    hub = realtime.current()
-    subscriber = hub.subscribe(tablo.id, user_id=current_user.id, session_id=current_user.current_session.id,
+    live = realtime.current()
+    subscriber = live.subscribe(tablo.id, user_id=current_user.id, session_id=current_user.current_session.id,
                                variant=variant)
     try:
         changes = [] if last_id is None else MessageChange.since(tablo, last_id, limit=chat_stream.REPLAY_PAGE + 1)
         replay = chat_stream.replay(changes[:chat_stream.REPLAY_PAGE], variant)
     except BaseException:
-        hub.hub.unsubscribe(subscriber)
+        live.unsubscribe(subscriber)
         raise
     db.session.remove()
-    body = hub.stream(subscriber, replay, more=len(changes) > chat_stream.REPLAY_PAGE)
+    body = live.stream(subscriber, replay, more=len(changes) > chat_stream.REPLAY_PAGE)
     return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
