@@ -14,8 +14,8 @@ Streams (xtablo/realtime/):
   hours is never killed by it; 30 s stays.
 - Shutdown: on SIGTERM a worker stops accepting and waits up to `graceful_timeout` for its open
   connections, which streams would use up entirely. `post_worker_init` hands the worker's
-  "alive" flag to the hub's feed, which closes every stream within a poll interval (0.25 s) of
-  the flag dropping; `worker_int` (SIGINT, SIGQUIT) closes them at once. Browsers reconnect, to
+  "alive" flag to the hub's feed, which closes every stream within 0.25 s of the flag
+  dropping; `worker_int` (SIGINT, SIGQUIT) closes them at once. Browsers reconnect, to
   a worker still running, and resume with Last-Event-ID.
 """
 
@@ -86,3 +86,13 @@ def worker_int(worker):
     realtime = getattr(worker.wsgi, "extensions", {}).get("xtablo_realtime")
     if realtime is not None:
         realtime.shutdown()
+
+
+def pre_request(worker, req):
+    """A chat stream's connection is closed when the stream ends, not kept alive: a stream ends
+    only when the server ends it (the worker stopping, a reader too slow or no longer allowed) and
+    its browser then reconnects anyway, to whichever worker. Kept alive, it would hold a stopping
+    worker for `keepalive` seconds more, waiting for a request that goes elsewhere."""
+    worker.log.debug("%s %s", req.method, req.path)
+    if req.path.startswith("/tablos/") and req.path.endswith("/messages/stream"):
+        req.force_close()

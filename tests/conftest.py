@@ -60,6 +60,8 @@ def database_env(backend: str, label: str, worker_id: str, tmp_dir: Path, run_id
     """
     if backend == "sqlite":
         return {"DATABASE_URL": f"sqlite:///{tmp_dir / f'{label}.sqlite'}"}
+    # With REDIS_URL set the chat's workers ring each other through Redis (xtablo/realtime/brokers.py),
+    # whose channels are server-wide: each app gets its own.
     number = worker_number(worker_id)
     redis_url = f"{REDIS_BASE_URL}/{1 + (2 * number + (label == 'live')) % 15}"
     prefix = f"xtablo-test-{run_id}-{worker_id}-{label}"
@@ -67,6 +69,7 @@ def database_env(backend: str, label: str, worker_id: str, tmp_dir: Path, run_id
         "DATABASE_URL": recreate_pg_database(f"xtablo_{label}_{run_id}_{worker_id}".lower()),
         "REDIS_URL": redis_url,
         "RATELIMIT_KEY_PREFIX": prefix,
+        "REALTIME_CHANNEL": prefix,
     }
 
 

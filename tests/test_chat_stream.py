@@ -270,7 +270,7 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     render = chat_stream.render_message
     monkeypatch.setattr(chat_stream, "render_message", lambda *args: renders.append(args[0].id) or render(*args))
     hub = Hub()
-    feed = DatabaseFeed(app, hub, ChatChanges())
+    feed = DatabaseFeed(app, hub, ChatChanges(), app.extensions["xtablo_realtime"].broker)
     with app.app_context():
         feed.cursor = ChangeCursor(ChatChanges().latest_id())
     readers = [hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=n, variant=("en", "UTC")) for n in range(5)]

@@ -79,8 +79,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     from xtablo import realtime
     from xtablo.blueprints.chat.stream import ChatChanges
+    from xtablo.models.message import changes_committed
 
-    realtime.init_app(app, ChatChanges())
+    realtime.init_app(app, ChatChanges(), changes_committed)
 
     from xtablo import cli
 

@@ -129,6 +129,16 @@ class Config:
             }
             if env.get("RATELIMIT_KEY_PREFIX"):
                 self.RATELIMIT_STORAGE_OPTIONS["key_prefix"] = env["RATELIMIT_KEY_PREFIX"]
+        # The chat's real time (xtablo/realtime/brokers.py): how the workers tell each other of a
+        # new message. "database" (the change log, SQLite's default), "postgresql" (LISTEN/NOTIFY,
+        # PostgreSQL's default) or "redis" (pub/sub, the default when REDIS_URL is set); the
+        # channel is a name shared by the app's workers, different for two apps on one server.
+        self.REALTIME_BROKER = env.get("REALTIME_BROKER", "").strip().lower()
+        self.REALTIME_CHANNEL = env.get("REALTIME_CHANNEL") or "xtablo_chat"
+        # Seconds between two reads of the change log that no broker asked for (empty: 1 s, or
+        # 0.25 s with the database broker on PostgreSQL): how late a message can be when a ring
+        # was lost or the broker is down.
+        self.REALTIME_POLL_INTERVAL = float(env["REALTIME_POLL_INTERVAL"]) if env.get("REALTIME_POLL_INTERVAL") else None
         self.SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP = env.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
         self.SIGN_IN_LIMIT_PER_IP = env.get("SIGN_IN_LIMIT_PER_IP", "30 per 15 minutes")
         self.SIGN_IN_LIMIT_PER_ACCOUNT = env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "30 per hour")

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ STARTUP_TIMEOUT = 30  # seconds for the server to answer /healthz
 SHUTDOWN_TIMEOUT = 15  # seconds for a graceful stop (gunicorn's graceful_timeout is 10) before a kill
 EXPECT_TIMEOUT = 5_000  # ms, for every `expect` and every action
 # Settings of the app and of gunicorn that the developer's shell must not leak into the server.
-APP_ENV_PREFIXES = ("XTABLO_", "SIGN_IN_LIMIT_", "SIGN_UP_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_", "GOOGLE_", "APPLE_")
+APP_ENV_PREFIXES = ("XTABLO_", "REALTIME_", "SIGN_IN_LIMIT_", "SIGN_UP_LIMIT_", "SESSION_", "GUNICORN_", "FLASK_", "GOOGLE_", "APPLE_")
 APP_ENV_NAMES = {
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PORT", "HOST", "WEB_CONCURRENCY", "WORKER_CONNECTIONS",
     "ACCESS_LOG", "PROXY_FIX_HOPS", "FORWARDED_ALLOW_IPS", "RATELIMIT_KEY_PREFIX",
@@ -99,15 +100,14 @@ def mailed_link(server: LiveServer, to: str, path: str) -> str:
     return found[-1]
 
 
-@pytest.fixture(scope="session")
-def live_server(backend, worker_id, testrun_uid, tmp_path_factory, provider_env) -> Iterator[LiveServer]:
-    """gunicorn with gevent workers on a fresh database of `backend`, on 127.0.0.1 only, signing
-    in with the test process's Google and Apple providers (tests/conftest.py)."""
-    tmp_dir = tmp_path_factory.mktemp(f"live-{backend}")
+@contextmanager
+def running_server(backend: str, tmp_dir: Path, database: dict[str, str], settings: dict[str, str]) -> Iterator[LiveServer]:
+    """gunicorn with gevent workers (WEB_CONCURRENCY=2 unless `settings` say otherwise) on the
+    migrated `database` (tests/conftest.py's `database_env`), on 127.0.0.1 only, until the block
+    ends. The shell's own settings of the app do not leak in."""
     port = free_port()
-    database = database_env(backend, "live", worker_id, tmp_dir, testrun_uid[:8])
     env = {k: v for k, v in os.environ.items() if k not in APP_ENV_NAMES and not k.startswith(APP_ENV_PREFIXES)}
-    env |= database | provider_env
+    env |= database
     env |= {
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -116,32 +116,43 @@ def live_server(backend, worker_id, testrun_uid, tmp_path_factory, provider_env)
         "ACCESS_LOG": str(tmp_dir / "access.log"),  # gunicorn's error log (stderr) is kept in `log`
         "PYTHONUNBUFFERED": "1",
         "SIGN_UP_LIMIT_PER_IP": "1000 per hour",  # every browser test signs someone up
-    }
-    try:
-        upgrade = subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-        )
-        assert upgrade.returncode == 0, f"flask db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}"
+    } | settings
+    upgrade = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert upgrade.returncode == 0, f"flask db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}"
 
-        url = f"http://127.0.0.1:{port}"
-        log = tmp_dir / "gunicorn.log"
-        with open(log, "wb") as stderr:
-            process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            )
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while not healthy(url):
-                if process.poll() is not None:
-                    pytest.fail(f"gunicorn exited with {process.returncode}:\n{tail(log)}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not answer {url}/healthz within {STARTUP_TIMEOUT} s:\n{tail(log)}")
-                time.sleep(0.1)
-            yield LiveServer(url=url, backend=backend, log=log, access_log=tmp_dir / "access.log", database_url=database["DATABASE_URL"])
-        finally:
-            stop(process)
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_dir / "gunicorn.log"
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not healthy(url):
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited with {process.returncode}:\n{tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not answer {url}/healthz within {STARTUP_TIMEOUT} s:\n{tail(log)}")
+            time.sleep(0.1)
+        yield LiveServer(url=url, backend=backend, log=log, access_log=tmp_dir / "access.log",
+                         database_url=database["DATABASE_URL"])
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def live_server(backend, worker_id, testrun_uid, tmp_path_factory, provider_env) -> Iterator[LiveServer]:
+    """The browser tests' server: gunicorn with gevent workers on a fresh database of `backend`,
+    signing in with the test process's Google and Apple providers (tests/conftest.py)."""
+    tmp_dir = tmp_path_factory.mktemp(f"live-{backend}")
+    database = database_env(backend, "live", worker_id, tmp_dir, testrun_uid[:8])
+    try:
+        with running_server(backend, tmp_dir, database | provider_env, {}) as server:
+            yield server
     finally:
         if backend == "postgresql":
             drop_pg_database(database["DATABASE_URL"])

@@ -30,9 +30,9 @@ MAX_STREAMS = 40  # opened until both workers hold some (8 at least)
 
 
 @contextmanager
-def live_app(server: LiveServer):
+def live_app(server: LiveServer, **settings: str):
     """The app in this process, on the live server's database: to set up rows quickly."""
-    app = create_app(TestingConfig({"DATABASE_URL": server.database_url, "SECRET_KEY": "live-" + "x" * 40}))
+    app = create_app(TestingConfig({"DATABASE_URL": server.database_url, "SECRET_KEY": "live-" + "x" * 40} | settings))
     with app.app_context():
         try:
             yield app
@@ -57,14 +57,16 @@ def signed_in(server: LiveServer, email: str) -> Visitor:
 class LiveStream:
     """One SSE connection, read event by event."""
 
-    def __init__(self, server: LiveServer, cookies: dict, path: str):
+    def __init__(self, server: LiveServer, cookies: dict, path: str, headers: dict | None = None):
         parts = urlsplit(server.url)
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10, source_address=(SOURCE, 0))
         self.conn.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-                                                "Accept": "text/event-stream"})
+                                                "Accept": "text/event-stream"} | (headers or {}))
+        self.sock = self.conn.sock  # the response keeps it: a stream's connection is not kept alive
+        self.local_port = self.sock.getsockname()[1]
         self.response = self.conn.getresponse()
         assert self.response.status == 200 and self.response.headers["Content-Type"].startswith("text/event-stream")
-        self.local_port = self.conn.sock.getsockname()[1]
+        assert self.response.headers["Connection"] == "close"
         assert self.response.readline() == b"retry: 2000\n"
 
     def next_event(self) -> dict | None:
@@ -85,6 +87,7 @@ class LiveStream:
             fields[name] = fields[name] + "\n" + value if name == "data" and name in fields else value
 
     def close(self) -> None:
+        self.response.close()
         self.conn.close()
 
 

@@ -13,7 +13,9 @@
   a message reads the same however it was sent, saving an unchanged edit changes nothing, and no
   CR ever reaches a text/event-stream, where it would end a line.
 - `MessageChange`: every creation, edit and deletion, in order, written in the same transaction as
-  the change itself by a flush listener (`log_message_changes`), so no verb can forget it.
+  the change itself by a flush listener (`log_message_changes`), so no verb can forget it; once
+  the transaction commits, `changes_committed` is sent with the tablos' ids (the real-time part
+  announces them to every worker: xtablo/realtime/).
 - Unread counts: `tablo_members.last_read_message_id` (see `unread_count`).
 - Ids in commit order, per tablo: readers resume by id (the unread mark, a stream's
   Last-Event-ID), so once an id is seen no lower id of the tablo may commit later. SQLite's
@@ -24,6 +26,8 @@
 from datetime import datetime
 from enum import StrEnum
 
+from blinker import Namespace
+from flask import current_app, has_app_context
 from sqlalchemy import (CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, func, insert, or_,
                         select, update)
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +43,9 @@ PAGE_SIZE = 50
 # Unread counts stop at this many ("99+"): counting further would read every message of a long
 # chat that a member never opened, on every page of the tablo.
 UNREAD_CAP = 100
+# Sent by the app after each commit that changed messages, with `tablo_ids` (a set).
+changes_committed = Namespace().signal("xtablo.message-changes-committed")
+CHANGED = "xtablo_changed_tablos"  # where a session keeps them until it commits
 # The namespace of the chat's advisory locks on PostgreSQL ("chat"), the tablo id being the key.
 CHAT_LOCK = 0x63686174
 
@@ -266,3 +273,24 @@ def log_message_changes(session: Session, flush_context) -> None:
     if rows:
         now = utcnow()
         session.connection().execute(insert(MessageChange.__table__), [row | {"created_at": now} for row in rows])
+        session.info.setdefault(CHANGED, set()).update(row["tablo_id"] for row in rows)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def forget_message_changes(session: Session, transaction) -> None:
+    """A new transaction (not a savepoint) starts with nothing to announce: what a rolled-back
+    one changed is forgotten."""
+    if transaction.parent is None:
+        session.info.pop(CHANGED, None)
+
+
+@event.listens_for(Session, "after_commit")
+def announce_message_changes(session: Session) -> None:
+    """After the commit (never inside the transaction): tell the app which tablos' chats changed.
+    A savepoint's release (`TabloMessage.create`) fires this too, but nothing is committed yet:
+    the outer transaction's commit announces."""
+    if session.in_nested_transaction():
+        return
+    tablo_ids = session.info.pop(CHANGED, None)
+    if tablo_ids and has_app_context():
+        changes_committed.send(current_app._get_current_object(), tablo_ids=tablo_ids)

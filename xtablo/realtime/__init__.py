@@ -7,7 +7,10 @@ comes both ways and is sent once), and gives its connection back before the firs
 transaction and no request context, only a greenlet and a bounded queue in memory.
 
 - `hub.py`: the per-process hub, keyed by tablo id, one bounded queue per stream.
-- `feed.py`: what feeds it (the broker seam); today the database feed, which every worker follows.
+- `feed.py`: what feeds it: each worker reads the change log from the database when its broker
+  rings, or every so often when none does.
+- `brokers.py`: how workers ring each other: the change log itself (SQLite), PostgreSQL's
+  LISTEN/NOTIFY, Redis pub/sub; chosen from the configuration (REALTIME_BROKER, see `from_config`).
 - `sse.py`: the wire format.
 
 The hub and its feed start with the first stream a worker opens (after gunicorn forked it),
@@ -22,7 +25,8 @@ from collections.abc import Callable, Hashable, Iterator
 
 from flask import Flask, current_app
 
-from xtablo.realtime import sse
+from xtablo.realtime import brokers, sse
+from xtablo.realtime.brokers import Broker
 from xtablo.realtime.feed import ChangeSource, DatabaseFeed
 from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber
 
@@ -33,8 +37,8 @@ RETRY = 2000  # milliseconds a browser waits before it reconnects
 
 
 class Realtime:
-    def __init__(self, app: Flask, source: ChangeSource) -> None:
-        self.app, self.source = app, source
+    def __init__(self, app: Flask, source: ChangeSource, broker: Broker) -> None:
+        self.app, self.source, self.broker = app, source, broker
         self.heartbeat = HEARTBEAT
         self._pid: int | None = None
         self._hub: Hub | None = None
@@ -46,7 +50,7 @@ class Realtime:
         """This process's hub (a forked worker gets its own, never its parent's)."""
         if self._pid != os.getpid():
             self._pid, self._hub = os.getpid(), Hub()
-            self.feed = DatabaseFeed(self.app, self._hub, self.source, alive=lambda: self._alive())
+            self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive())
         return self._hub
 
     def keep_alive_while(self, alive: Callable[[], bool]) -> None:
@@ -59,6 +63,14 @@ class Realtime:
         hub = self.hub
         self.feed.start()
         return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant)
+
+    def announce(self, _sender=None, *, tablo_ids) -> None:
+        """These tablos' messages changed and the change is committed: streams of this worker are
+        fed at once, the other workers' when the broker has told them."""
+        if self._pid == os.getpid() and self.feed is not None:
+            for tablo_id in tablo_ids:
+                self.feed.ring(tablo_id)
+        self.broker.announce(tablo_ids)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Give up a place taken by `subscribe` (its stream will not be sent after all)."""
@@ -98,8 +110,15 @@ class Realtime:
             self.feed.stop()
 
 
-def init_app(app: Flask, source: ChangeSource) -> Realtime:
-    realtime = app.extensions["xtablo_realtime"] = Realtime(app, source)
+def init_app(app: Flask, source: ChangeSource, changes_committed) -> Realtime:
+    """The app's real time: `source` says what changes look like, and `changes_committed` (a
+    blinker signal sent with `tablo_ids` after each commit that changed some) is announced."""
+    from xtablo.extensions import db  # noqa: PLC0415
+
+    with app.app_context():
+        broker = brokers.from_config(app.config, db.engine, source.table.name)
+    realtime = app.extensions["xtablo_realtime"] = Realtime(app, source, broker)
+    changes_committed.connect(realtime.announce, sender=app)
     return realtime
 
 

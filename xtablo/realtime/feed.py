@@ -1,21 +1,19 @@
-"""What feeds a worker's hub: the seam where brokers plug in, and the database feed.
+"""What feeds a worker's hub: the seam where brokers plug in, and the feed that reads the log.
 
-A broker tells the hub of every change committed by any worker of any host; whichever it is,
-the hub is fed the same way (`Hub.publish(Publication)`), and what a change looks like comes
-from a `ChangeSource` (the chat's: xtablo/blueprints/chat/stream.py), never from the broker.
+Whatever the broker (xtablo/realtime/brokers.py), the hub is fed the same way: the feed reads
+the changes committed since it last looked from the database (`poll`, one query whatever the
+number of streams, in a short transaction of its own whose connection goes back to the pool at
+once) and hands them to the hub (`Hub.publish(Publication)`). What a change looks like comes
+from a `ChangeSource` (the chat's: xtablo/blueprints/chat/stream.py), never from the broker. The
+broker only says *when* to look: it rings (`ring`, with the tablo's id) and the feed polls at
+once, if someone here listens to that tablo; without a ring it polls every `Broker.interval`
+anyway, which turns a lost ring or a broker outage into a delay, never a loss.
 
-- `DatabaseFeed` (this increment, and the default for every database): one greenlet per worker
-  polls the change log for ids above the last one it saw, every POLL_INTERVAL, with one query
-  whatever the number of streams, in a short transaction of its own whose connection goes back
-  to the pool at once. It is the embedded SQLite's only way across processes, and works with
-  PostgreSQL too.
-- Later, PostgreSQL LISTEN/NOTIFY and Redis pub/sub: a greenlet that waits on the channel and,
-  on a notification (which carries ids, not HTML), runs the same `poll()`; the periodic poll stays
-  as the safety net that turns a broker outage into a delay rather than a loss.
-
-The same greenlet re-checks access every ACCESS_CHECK_INTERVAL: one query for all the worker's
-streams (`ChangeSource.refused`), and the streams of a removed member, a revoked or expired
-session or a deleted tablo are closed.
+One greenlet per worker polls; another listens to the broker (and reconnects when it fails).
+The polling greenlet also re-checks access every ACCESS_CHECK_INTERVAL: one query for all the
+worker's streams (`ChangeSource.refused`), and the streams of a removed member, a revoked or
+expired session or a deleted tablo are closed. It checks the worker is alive every
+ALIVE_CHECK_INTERVAL: a worker told to stop closes its streams then (gunicorn.conf.py).
 """
 
 import logging
@@ -24,12 +22,15 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import gevent
+from gevent import monkey
+from gevent.event import Event
 
+from xtablo.realtime.brokers import MAX_BACKOFF, Broker
 from xtablo.realtime.hub import Hub, Publication, Subscriber
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.25  # seconds between two reads of the change log
+ALIVE_CHECK_INTERVAL = 0.25  # seconds between two looks at the worker's "alive" flag
 ACCESS_CHECK_INTERVAL = 2.0  # seconds between two checks of every stream's access
 BATCH = 1000  # changes read at most per poll (more wait for the next one, a quarter second later)
 # Ids skipped in the log are waited for this long. On PostgreSQL a sequence hands ids out in the
@@ -79,14 +80,16 @@ class ChangeCursor:
 
 
 class DatabaseFeed:
-    """The default broker: each worker follows the change log in the database."""
+    """Each worker's reader of the change log, woken by its broker (see the module's docstring)."""
 
-    def __init__(self, app, hub: Hub, source: ChangeSource, *, interval: float = POLL_INTERVAL,
+    def __init__(self, app, hub: Hub, source: ChangeSource, broker: Broker, *,
                  access_every: float = ACCESS_CHECK_INTERVAL, alive: Callable[[], bool] = lambda: True) -> None:
-        self.app, self.hub, self.source = app, hub, source
-        self.interval, self.access_every, self.alive = interval, access_every, alive
+        self.app, self.hub, self.source, self.broker = app, hub, source, broker
+        self.access_every, self.alive = access_every, alive
         self.cursor: ChangeCursor | None = None
-        self.greenlet = None
+        self.greenlets: list = []
+        self.rung = Event()
+        self.listening = False  # the broker's listener is connected (tests and the log wait for it)
 
     def start(self) -> None:
         """Follow the log from its current end: every change committed after this returns is
@@ -94,41 +97,80 @@ class DatabaseFeed:
         if self.cursor is None:
             with self.app.app_context():
                 self.cursor = ChangeCursor(self.source.latest_id())
-        if self.greenlet is None or self.greenlet.dead:
-            self.greenlet = gevent.spawn(self._run)
+        if not self.greenlets or any(greenlet.dead for greenlet in self.greenlets):
+            self.stop()
+            self.greenlets = [gevent.spawn(self._run)]
+            if self.broker.listens and monkey.is_module_patched("socket"):
+                # A gevent worker's: the listener's socket waits cooperatively. Elsewhere (the
+                # test client, `flask run`) it would block its thread: the feed polls instead.
+                self.greenlets.append(gevent.spawn(self._listen))
 
     def stop(self) -> None:
-        if self.greenlet is not None:
-            self.greenlet.kill(block=False)
-            self.greenlet = None
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        self.greenlets = []
+        self.listening = False
+
+    def ring(self, tablo_id: int | None = None) -> None:
+        """Something changed (in that tablo): poll now, if anyone here listens to it."""
+        if tablo_id is None or tablo_id in self.hub.by_tablo:
+            self.rung.set()
 
     def _run(self) -> None:
-        next_check = time.monotonic() + self.access_every
+        next_poll = next_check = time.monotonic()
         while True:
-            gevent.sleep(self.interval)
+            self.rung.wait(timeout=ALIVE_CHECK_INTERVAL)
             if not self.alive():
                 # The worker is shutting down: streams end now, not at graceful_timeout; the
                 # browsers reconnect (to another worker) with Last-Event-ID.
                 self.hub.close_all()
                 return
             try:
-                self.poll()
+                if self.rung.is_set() or time.monotonic() >= next_poll:
+                    self.rung.clear()
+                    self.poll()
+                    next_poll = time.monotonic() + self.broker.interval
                 if time.monotonic() >= next_check:
                     self.check_access()
                     next_check = time.monotonic() + self.access_every
             except Exception:  # a database outage delays delivery; the next poll resumes
                 log.exception("realtime: the change feed could not read the database")
-                gevent.sleep(min(5.0, self.interval * 10))
+                gevent.sleep(min(5.0, self.broker.interval * 10))
+
+    def _listen(self) -> None:
+        """The broker's listener, reconnected after each failure (a pause growing to MAX_BACKOFF)."""
+        pause = 0.5
+
+        def ready() -> None:
+            nonlocal pause
+            pause, self.listening = 0.5, True
+            self.broker.back()
+            self.rung.set()  # what was committed while it was away
+
+        while True:
+            try:
+                self.broker.listen(self.ring, ready)
+            except Exception as error:
+                log.warning("realtime: lost the %s broker (%s); the feed polls every %.2g s until it is back",
+                            self.broker.name, error, self.broker.interval)
+            self.listening = False
+            gevent.sleep(pause)
+            pause = min(MAX_BACKOFF, pause * 2)
 
     def poll(self) -> int:
         """Read the changes committed since the last poll and publish those of tablos someone
         here listens to; the number published."""
-        with self.app.test_request_context("/"):  # the fragments' URLs and words
+        with self.app.app_context():
             changes = self.source.after(self.cursor.last_id, sorted(self.cursor.missing), BATCH)
-            fresh = set(self.cursor.advance((change.id for change in changes), time.monotonic()))
-            listened = self.hub.tablo_ids()
-            wanted = [change for change in changes if change.id in fresh and change.tablo_id in listened]
-            publications = self.source.publications(wanted) if wanted else []
+        if not changes:
+            return 0
+        fresh = set(self.cursor.advance((change.id for change in changes), time.monotonic()))
+        listened = self.hub.tablo_ids()
+        wanted = [change for change in changes if change.id in fresh and change.tablo_id in listened]
+        if not wanted:
+            return 0
+        with self.app.test_request_context("/"):  # the fragments' URLs and words
+            publications = self.source.publications(wanted)
             for publication in publications:
                 self.hub.publish(publication)
             return len(publications)
