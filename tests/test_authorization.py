@@ -91,6 +91,7 @@ MATRIX = {
     "chat.edit": {"GET": ("author", {}), "POST": ("author", {"body": "Edited"})},
     "chat.delete": {"POST": ("author or owner", {})},
     "chat.stream": {"GET": ("viewer", {})},
+    "chat.read": {"POST": ("viewer", {"up_to": "{message_id}"})},
     "members.index": {"GET": ("viewer", {})},
     "members.add": {"POST": ("owner", {"email": "newcomer@example.com", "role": "viewer"})},
     "members.change_role": {"POST": ("owner", {"role": "editor"})},
@@ -450,6 +451,7 @@ EFFECTS = {
     ("chat.delete", "POST"): lambda o: world_message(o).deleted_at is not None and world_message(o).body == ""
     and chat_messages(o.page) == ["Message deleted"] and last_change(o) == (o.ids["message_id"], "deleted"),
     ("chat.stream", "GET"): stream_opens,
+    ("chat.read", "POST"): lambda o: o.response.status_code == 204 and read_mark(o) == o.ids["message_id"],
     ("members.index", "GET"): lambda o: o.title == "Members · Shared" and member_names(o.page) == ["Editor", "Extra", "Owner", "Owner2", "Viewer"],
     ("members.add", "POST"): lambda o: scalar(select(TabloInvitation.role).where(TabloInvitation.email == "newcomer@example.com")) == Role.VIEWER,
     ("members.change_role", "POST"): lambda o: fresh(TabloMember, o.ids["member_id"]).role == Role.EDITOR,

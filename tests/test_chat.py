@@ -530,6 +530,39 @@ def test_unread_counts_on_my_tablos_and_the_tab_cleared_by_reading(client, db, t
     assert unread_on_tab(client.get(f"/tablos/{tablo.id}/etapes").text) == "5"
 
 
+def test_a_message_seen_arriving_on_the_tab_is_read(client, db, tablo, people, make_tablo):
+    """app.js posts the last message the stream added while the tab was in view: the mark moves
+    to it, to the highest message of this tablo at or below what was posted (never to another
+    tablo's, never past the last one), and never back."""
+    post_many(tablo, people["Bob"], 3)
+    first, second, third = (message.id for message in messages_in(db, tablo))
+    sign_in(client, people["Ada"])
+    assert client.post(f"/tablos/{tablo.id}/messages/read", data={"up_to": second}).status_code == 204
+    assert unread_on_tab(client.get(f"/tablos/{tablo.id}").text) == "1"
+    assert client.post(f"/tablos/{tablo.id}/messages/read", data={"up_to": first}).status_code == 204
+    assert unread_on_tab(client.get(f"/tablos/{tablo.id}").text) == "1"  # never back
+    # Past the last message (or another tablo's higher id): up to this tablo's last, no further.
+    elsewhere = make_tablo(owner=people["Ada"], title="Elsewhere")
+    TabloMessage.create(elsewhere, author=people["Ada"], body="Other", client_key="other")
+    db.session.commit()
+    other_id = messages_in(db, elsewhere)[-1].id
+    assert client.post(f"/tablos/{tablo.id}/messages/read", data={"up_to": other_id + 100}).status_code == 204
+    assert unread_on_tab(client.get(f"/tablos/{tablo.id}").text) is None
+    send_as_bob = TabloMessage.create(tablo, author=people["Bob"], body="Later", client_key="later")
+    db.session.commit()
+    assert send_as_bob[0].id > other_id
+    assert unread_on_tab(client.get(f"/tablos/{tablo.id}").text) == "1"  # a later message is still new
+
+
+@pytest.mark.parametrize("up_to", ["", "abc", "-1", "0", "1.5", "99999999999", "１２"])
+def test_a_damaged_read_mark_is_refused_and_changes_nothing(client, db, tablo, people, up_to):
+    post_many(tablo, people["Bob"], 2)
+    sign_in(client, people["Ada"])
+    response = client.post(f"/tablos/{tablo.id}/messages/read", data={"up_to": up_to})
+    assert response.status_code == 400
+    assert unread_on_tab(client.get(f"/tablos/{tablo.id}").text) == "2"
+
+
 def test_reading_an_older_page_does_not_clear_the_count(client, db, tablo, people):
     post_many(tablo, people["Bob"], 60)
     sign_in(client, people["Ada"])

@@ -91,3 +91,29 @@ def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser
         assert len(set(viewer.locator("#messages > .message").evaluate_all("items => items.map(item => item.id)"))) == 4
     finally:
         viewer_context.close()
+
+
+def test_a_message_seen_arriving_is_not_counted_unread(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    """The viewer has the Chat tab open: what arrives there is read. Back on "My tablos", the
+    tablo shows no unread message; one that came while the viewer was elsewhere does count."""
+    viewer_context = other_person(browser, live_server, {})
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        for person in (page, viewer):
+            person.goto(board_url)
+            open_chat(person)
+            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+        with viewer.expect_response(lambda response: response.url.endswith("/messages/read")) as told:
+            send(page, "Seen live")
+            expect_messages(viewer, ["Seen live"])
+        assert told.value.status == 204
+        viewer.goto(f"{live_server.url}/tablos")
+        expect(viewer.locator(".badge.unread")).to_have_count(0)
+
+        send(page, "Sent while away")
+        expect_messages(page, ["Seen live", "Sent while away"])
+        viewer.reload()
+        expect(viewer.locator(".badge.unread")).to_have_text(["1"])
+    finally:
+        viewer_context.close()

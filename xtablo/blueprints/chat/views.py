@@ -6,15 +6,17 @@
 /tablos/<id>/messages/<message_id>/delete          POST        its author, or an owner, deletes it (softly: "Message deleted")
 /tablos/<id>/messages/stream                       GET         Server-Sent Events: every change from the `Last-Event-ID`
                                                                header (or ?last_event_id=) on, then live (see stream.py)
+/tablos/<id>/messages/read                         POST        the reader has seen the messages up to `up_to` (app.js
+                                                               posts it when the stream brought some while the tab is seen)
 
 Every member may read and write, viewers included. A message sent with htmx is answered with its
 fragment (`chat/_message.html`, which the page includes too) and a fresh form; without
 JavaScript, with a redirect back to the tab. Opening the tab (its latest messages) marks them
-read. The stream sends the same fragment for every change (MessageChange is its log): the tab
+read, and so does seeing one arrive on it (`read`). The stream sends the same fragment for every change (MessageChange is its log): the tab
 opens it from the last change it was drawn with, so nothing committed in between is missed.
 """
 
-from flask import Response, flash, make_response, render_template, request, url_for
+from flask import Response, abort, flash, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -124,6 +126,23 @@ def stream(tablo_id: int):
     db.session.remove()
     body = live.stream(subscriber, replay, more=len(changes) > chat_stream.REPLAY_PAGE)
     return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.post("/tablos/<id:tablo_id>/messages/read")
+def read(tablo_id: int):
+    """Messages the stream added while the reader had the tab in view are read: the mark moves
+    up to `up_to`, if it is a message of this tablo (the highest such id at or below it), never
+    back. 204: the page stays as it is."""
+    tablo = get_tablo_or_404(tablo_id)
+    raw = request.form.get("up_to", "")
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
+        abort(400)  # only app.js posts it: a damaged one is a 400 page, nothing is written
+    up_to = db.session.scalar(select(func.max(TabloMessage.id))
+                              .where(TabloMessage.tablo_id == tablo.id, TabloMessage.id <= int(raw)))
+    if up_to is not None:  # a post's transaction is a write already (xtablo/database.py)
+        TabloMessage.mark_read(db.session.connection(), tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
+        db.session.commit()
+    return "", 204
 
 
 def latest_change_id(tablo: Tablo) -> int:

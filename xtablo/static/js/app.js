@@ -161,6 +161,30 @@
       event.preventDefault();
     }
   });
+  // A message the stream adds while the tab is in view is read: the server is told, at most
+  // every 2 s, the last one seen (chat.read), so "My tablos" does not count it as unread. One
+  // that came while the tab was hidden is read when it is shown again.
+  var readTimer = null, unseen = false;
+  function markRead() {
+    readTimer = null;
+    var list = document.getElementById("messages");
+    var last = list ? list.querySelector(".message[id]:last-child") : null;
+    if (!last || !list.dataset.readUrl) return;
+    if (document.visibilityState !== "visible") { unseen = true; return; }
+    unseen = false;
+    var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    fetch(list.dataset.readUrl, { method: "POST", headers: headers, credentials: "same-origin",
+                                  body: "up_to=" + encodeURIComponent(last.id.replace("message-", "")) })
+      .catch(function () { unseen = true; });
+  }
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail.type === "message-created" && !readTimer) readTimer = setTimeout(markRead, 2000);
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && unseen && !readTimer) readTimer = setTimeout(markRead, 500);
+  });
+
   // The browser resumes a dropped stream by itself (its Last-Event-ID); when it gives up (the
   // server was down), the extension opens a new one at the page's address, which names the last
   // change the page was drawn with: it then starts from the last one received instead.
