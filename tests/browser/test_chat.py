@@ -168,3 +168,50 @@ def test_the_chat_pages_have_no_axe_violations(page: Page, browser: Browser, liv
         assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
     finally:
         viewer_context.close()
+
+
+def test_a_failed_send_is_said_and_the_text_kept(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    """No connection, then a session that ended elsewhere: the message stays in the box and the
+    person is told, in words, near the box; the box says Enter sends; a text too long to send is
+    refused with a message, not cut short by the box; right-to-left text reads right to left."""
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    box = page.get_by_label("Message", exact=True)
+    expect(box).to_have_attribute("aria-describedby", "message-hint")
+    expect(box).to_be_in_viewport()
+    status = page.locator("#chat-status")
+    expect(status).to_be_hidden()
+
+    page.route("**/messages", lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    box.fill("Lost in the tunnel")
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("Not sent: no connection. Your message is still in the box; send it again when you are back online.")
+    expect(box).to_have_value("Lost in the tunnel")
+    page.unroute("**/messages")
+    page.keyboard.press("Enter")
+    expect_messages(page, ["Lost in the tunnel"])
+    expect(status).to_be_hidden()
+
+    # Too long for one message: said, and nothing of it lost.
+    expect(box).not_to_have_attribute("maxlength", re.compile(".*"))
+    box.fill("x" * 4001)
+    page.keyboard.press("Enter")
+    expect(page.locator("#message-body-error")).to_have_text("A message holds 4,000 characters at most: shorten it or send it in parts.")
+    expect(box).to_have_value("x" * 4001)
+
+    # Written right to left, shown right to left.
+    box.fill("מה שלומך? נתראה מחר!")
+    page.keyboard.press("Enter")
+    expect(messages(page)).to_have_count(2)
+    assert messages(page).nth(1).locator(".message-body").evaluate("el => getComputedStyle(el).direction") == "rtl"
+
+    # Signed out in another tab: the send is refused, and the page says what to do.
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/tablos")
+    other.get_by_role("button", name="Sign out").click()
+    other.close()
+    box.fill("After signing out")
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("Not sent. Reload the page (you may need to sign in again); copy your message first.")
+    expect(box).to_have_value("After signing out")

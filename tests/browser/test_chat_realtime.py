@@ -117,3 +117,25 @@ def test_a_message_seen_arriving_is_not_counted_unread(page: Page, browser: Brow
         expect(viewer.locator(".badge.unread")).to_have_text(["1"])
     finally:
         viewer_context.close()
+
+
+def test_a_new_message_is_read_out_and_a_lost_stream_is_said(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    viewer_context = other_person(browser, live_server, {})
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        for person in (page, viewer):
+            person.goto(board_url)
+            open_chat(person)
+            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+        send(page, "Meeting at 9")
+        expect_messages(viewer, ["Meeting at 9"])
+        expect(viewer.locator("#announcer")).to_have_text("Olga: Meeting at 9")
+        expect(page.locator("#announcer")).not_to_have_text("Olga: Meeting at 9")  # one's own is not read out
+
+        lose_the_stream(viewer)
+        expect(viewer.locator("#chat-status")).to_have_text(
+            "Reconnecting… New messages will appear when the connection is back.")
+        expect(viewer.locator("#chat-status")).to_be_hidden(timeout=RESUME_TIMEOUT)  # back
+    finally:
+        viewer_context.close()

@@ -24,9 +24,11 @@ def body_field():
         validators=[DataRequired(message=NOTHING_WRITTEN), something_visible,
                     Length(max=MAX_BODY_LENGTH, message=_l("A message holds 4,000 characters at most: shorten it or send it in parts."))],
         # Spaces and blank lines around the text are not part of it; those inside are kept. Line
-        # breaks are counted as what is stored (one LF), as the box's maxlength counts them.
+        # breaks are counted as what is stored (one LF), as a browser counts them in the box.
         filters=[lambda value: clean_body(value) if isinstance(value, str) else value],
-        render_kw={"rows": 3, "data-enter-sends": "true"},
+        # No maxlength: a browser would cut a longer text pasted in without a word, and send the
+        # rest; the person is told instead, and keeps the whole text to shorten.
+        render_kw={"rows": 3, "data-enter-sends": "true", "dir": "auto", "maxlength": False},
         id="message-body",
     )
 

@@ -126,6 +126,9 @@
       item.querySelectorAll("[data-mine-or-owner]").forEach(function (el) { el.hidden = !(mine || owner); });
     });
     document.querySelectorAll(".message-form [data-js-only]").forEach(function (el) { el.hidden = false; });
+    // With JavaScript, Enter sends: the box says so (unless it describes an error just now).
+    var box = document.getElementById("message-body");
+    if (box && document.getElementById("message-hint") && !box.hasAttribute("aria-describedby")) box.setAttribute("aria-describedby", "message-hint");
   }
 
   // A message that is already in the list (a resend answered with the message stored the first
@@ -161,6 +164,43 @@
       event.preventDefault();
     }
   });
+  // The chat says when it is not live (the stream is reconnecting) and when a send failed (no
+  // connection, or a refusal such as a session that ended: the form's text stays in the box).
+  function chatStatus(kind) {
+    var status = document.getElementById("chat-status");
+    if (!status) return;
+    status.hidden = !kind;
+    status.classList.toggle("flash-error", kind === "offline" || kind === "failed");
+    status.textContent = kind ? status.dataset[kind] : "";
+  }
+  document.addEventListener("htmx:sseError", function () { chatStatus("reconnecting"); });
+  document.addEventListener("htmx:sseOpen", function () {
+    var status = document.getElementById("chat-status");
+    if (status && !status.classList.contains("flash-error")) chatStatus(null);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "message-form") chatStatus("offline");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "message-form") chatStatus("failed");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "message-form" && event.detail.successful) chatStatus(null);
+  });
+  // Someone else's new message is read out (the author, then the text), as the list is not a
+  // live region: loading older messages would read fifty at once.
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var list = document.getElementById("messages");
+    if (event.detail.type !== "message-created" || !list) return;
+    var template = document.createElement("template");
+    template.innerHTML = event.detail.data;
+    var item = template.content.querySelector(".message[data-author-id]");
+    if (!item || item.dataset.authorId === list.dataset.readerId) return;
+    var author = item.querySelector(".message-author"), body = item.querySelector(".message-body");
+    var said = (author ? author.textContent.trim() + ": " : "") + (body ? body.textContent.trim() : "");
+    document.dispatchEvent(new CustomEvent("xtablo:announce", { detail: { value: said.slice(0, 300) } }));
+  });
+
   // A message the stream adds while the tab is in view is read: the server is told, at most
   // every 2 s, the last one seen (chat.read), so "My tablos" does not count it as unread. One
   // that came while the tab was hidden is read when it is shown again.
@@ -211,9 +251,12 @@
     // to fix, which also brings it into view.
     var invalid = document.querySelector('[aria-invalid="true"]');
     if (invalid) invalid.focus();
-    // The Chat tab opens on its latest messages, just above the message box.
-    var latest = document.querySelector("#messages[data-latest] > .message:last-child");
-    if (latest && !invalid && !window.location.hash) latest.scrollIntoView({ block: "end" });
+    // On a narrow screen the tabs scroll sideways: the current one is brought into view.
+    var tabs = document.querySelector(".tabs"), tab = tabs ? tabs.querySelector("[aria-current]") : null;
+    if (tab && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft += tab.getBoundingClientRect().left - tabs.getBoundingClientRect().left - (tabs.clientWidth - tab.offsetWidth) / 2;
+    // The Chat tab opens on its latest messages, the message box in view just below them.
+    var box = document.querySelector("#messages[data-latest] ~ .message-form");
+    if (box && !invalid && !window.location.hash) box.scrollIntoView({ block: "end" });
     // Apple's answer, posted again from this site so that it carries the session (auth/oauth_relay.html).
     var relay = document.querySelector("form[data-autosubmit]");
     if (relay) relay.submit();
