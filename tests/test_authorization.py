@@ -310,7 +310,7 @@ def member_names(page: str) -> list[str]:
 
 def chat_messages(page: str) -> list[str]:
     """The text of each message on a Chat tab, in order."""
-    return [re.sub(r"<[^>]+>", "", body) for body in re.findall(r'<p class="message-body[^"]*">(.*?)</p>', page, re.S)]
+    return [re.sub(r"<[^>]+>", "", body) for body in re.findall(r'<p class="message-body[^"]*"(?: dir="auto")?>(.*?)</p>', page, re.S)]
 
 
 def read_mark(o: Outcome) -> int | None:

@@ -49,7 +49,7 @@ def shown_messages(page: str) -> list[tuple[str, str]]:
     found = []
     for item in page.split('<li class="message')[1:]:
         author = re.sub(r"<[^>]+>", "", re.search(r'<strong class="message-author">(.*?)</strong>', item).group(1))
-        body = re.search(r'<p class="message-body[^"]*">(.*?)</p>', item, re.S).group(1)
+        body = re.search(r'<p class="message-body[^"]*"(?: dir="auto")?>(.*?)</p>', item, re.S).group(1)
         found.append((html.unescape(author), html.unescape(re.sub(r"<[^>]+>", "", body))))
     return found
 
@@ -285,11 +285,13 @@ def test_the_tab_shows_the_latest_50_and_loads_older_by_cursor(client, db, tablo
     page = client.get(link).text
     assert [body for _, body in shown_messages(page)] == [f"Message {n}" for n in range(21, 71)]
     assert "Back to the latest messages" in page and 'id="message-form"' not in page
-    # With htmx: only the older messages, with the next link at their top, and the focus on it.
+    # With htmx: only the older messages, with the next link at their top, and the focus on the
+    # last of them (just above where the reader was).
     response = client.get(link, headers=HTMX)
     assert response.text.lstrip().startswith('<li id="older-messages"')
     assert [body for _, body in shown_messages(response.text)] == [f"Message {n}" for n in range(21, 71)]
-    assert '"xtablo:focus": "#older-messages a"' in response.headers["HX-Trigger-After-Settle"]
+    last_loaded = re.findall(r'<li class="message[^"]*" id="message-(\d+)"', response.text)[-1]
+    assert f'"xtablo:focus": "#message-{last_loaded}"' in response.headers["HX-Trigger-After-Settle"]
     last = html.unescape(re.search(r'<a href="([^"]+)"', response.text).group(1))
     response = client.get(last, headers=HTMX)
     assert [body for _, body in shown_messages(response.text)] == [f"Message {n}" for n in range(1, 21)]
@@ -630,7 +632,7 @@ def test_nothing_typed_becomes_markup(client, db, tablo, people, payload):
     sign_in(client, people["Bob"])
     send(client, tablo, payload)
     page = client.get(f"/tablos/{tablo.id}/messages").text
-    body = re.search(r'<p class="message-body">(.*?)</p>', page, re.S).group(1)
+    body = re.search(r'<p class="message-body" dir="auto">(.*?)</p>', page, re.S).group(1)
     # The only tags are ours, with only our attributes; the text reads as typed.
     for tag in re.findall(r"<[^>]*>", body):
         assert re.fullmatch(r'<a href="https?://[^"<>]*" dir="ltr" rel="noopener noreferrer nofollow" target="_blank">|</a>|<span class="mention">|</span>', tag), tag
@@ -656,7 +658,7 @@ def test_a_right_to_left_override_cannot_make_a_link_show_another_address(client
     send(client, tablo, "\u202ehttps://evil.example/moc.knab//:sptth and https://evil.example/\u2067moc.knab\u2069 and "
                         "https://evil.example/\u200fx")
     page = client.get(f"/tablos/{tablo.id}/messages").text
-    body = re.search(r'<p class="message-body">(.*?)</p>', page, re.S).group(1)
+    body = re.search(r'<p class="message-body" dir="auto">(.*?)</p>', page, re.S).group(1)
     links = re.findall(r'<a href="([^"]*)"( dir="ltr")? rel="noopener noreferrer nofollow" target="_blank">([^<]*)</a>', body)
     assert links == [("https://evil.example/moc.knab//:sptth", ' dir="ltr"', "https://evil.example/moc.knab//:sptth"),
                      ("https://evil.example/", ' dir="ltr"', "https://evil.example/"),
@@ -692,7 +694,7 @@ def test_line_breaks_are_kept(client, db, tablo, people):
     sign_in(client, people["Bob"])
     send(client, tablo, "one\ntwo\n\nthree")
     page = client.get(f"/tablos/{tablo.id}/messages").text
-    assert '<p class="message-body">one\ntwo\n\nthree</p>' in page  # drawn with white-space: pre-wrap
+    assert '<p class="message-body" dir="auto">one\ntwo\n\nthree</p>' in page  # drawn with white-space: pre-wrap
 
 
 def test_mentions_of_members_are_marked():

@@ -98,7 +98,10 @@ def test_send_with_the_keyboard_load_older_edit_and_delete(page: Page) -> None:
     expect(messages(page)).to_have_count(57)
     expect(messages(page).first.locator(".message-body")).to_have_text("First line\nsecond line with https://example.com/plan.")
     expect(page.get_by_role("link", name="Load older messages")).to_have_count(0)
-    expect(messages(page).first).to_be_focused()
+    # The reader keeps their place: the focus is on the message just above the one that was at
+    # the top, which is still in view.
+    expect(messages(page).nth(6)).to_be_focused()
+    expect(messages(page).nth(7)).to_be_in_viewport()
 
 
 def test_the_chat_fits_a_phone_and_sends_by_the_button(browser: Browser, live_server: LiveServer) -> None:

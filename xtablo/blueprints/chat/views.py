@@ -169,7 +169,9 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
     if before is not None and is_htmx():
         response = make_response(render_template("chat/_older.html", **context))
         announce = ngettext("%(num)d older message loaded.", "%(num)d older messages loaded.", len(messages))
-        focus = "#older-messages a" if has_older else (f"#message-{messages[0].id}" if messages else "#message-body")
+        # The focus goes to the message just above the one the reader was at (the last one
+        # loaded): the reader keeps their place, and reads on upward from there.
+        focus = f"#message-{messages[-1].id}" if messages else "#message-body"
         return after_settle(response, announce=announce, focus=focus)
     if request.method == "GET" and before is None and messages and tablo.unread_messages:
         mark_read(tablo, messages[-1].id)
