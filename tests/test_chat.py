@@ -164,15 +164,16 @@ def test_two_posts_of_one_key_at_once_store_one_message(app, db, tablo, people):
 
 def test_a_concurrent_post_of_the_same_key_waits_and_answers_with_the_first(app, backend, db, tablo, people):
     """Deterministic interleaving: another request inserted the key and has not committed when
-    Bob's post arrives. Bob's post waits (PostgreSQL: on the unique index; SQLite: for the write
-    lock), then answers with the message the other request stored."""
+    Bob's post of the same form arrives (a double click). Bob's post waits (PostgreSQL: on the
+    unique index; SQLite: for the write lock), then answers with the message the other request
+    stored. (The same key with another text: tests/test_attack_chat.py.)"""
     (browser,) = signed_in_browsers(app, people["Bob"].email, 1)
     tablo_id = tablo.id
     first, created = TabloMessage.create(tablo, author=people["Bob"], body="First copy", client_key="same")
     assert created
     result = {}
     racer = threading.Thread(target=lambda: result.update(
-        response=browser.post(f"/tablos/{tablo_id}/messages", data={"body": "Second copy", "client_key": "same"}, headers=HTMX)))
+        response=browser.post(f"/tablos/{tablo_id}/messages", data={"body": "First copy", "client_key": "same"}, headers=HTMX)))
     racer.start()
     racer.join(timeout=1)
     first_id = first.id

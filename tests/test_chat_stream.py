@@ -78,6 +78,12 @@ def chat(db, login_as, make_user, make_tablo):
                            url=f"/tablos/{tablo.id}/messages/stream")
 
 
+def session_of(db, user) -> int:
+    """The id of the user's latest session: the feed checks a stream's access before it sends."""
+    db.session.rollback()
+    return db.session.scalar(db.select(Session.id).where(Session.user_id == user.id).order_by(Session.id.desc()))
+
+
 @pytest.fixture
 def realtime(app):
     return app.extensions["xtablo_realtime"]
@@ -273,8 +279,10 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     feed = DatabaseFeed(app, hub, ChatChanges(), app.extensions["xtablo_realtime"].broker)
     with app.app_context():
         feed.cursor = ChangeCursor(ChatChanges().latest_id())
-    readers = [hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=n, variant=("en", "UTC")) for n in range(5)]
-    elsewhere = hub.subscribe(chat.tablo.id + 1000, user_id=1, session_id=99, variant=("en", "UTC"))
+    # Five streams of the owner's (one session: the feed checks a stream's access before it sends).
+    session_id = session_of(db, chat.owner)
+    readers = [hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=session_id, variant=("en", "UTC")) for n in range(5)]
+    elsewhere = hub.subscribe(chat.tablo.id + 1000, user_id=chat.owner.id, session_id=session_id, variant=("en", "UTC"))
 
     third, _ = TabloMessage.create(chat.tablo, author=chat.viewer, body="Live", client_key="k3")
     db.session.commit()
@@ -289,7 +297,7 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     assert elsewhere.next(timeout=0) is None  # another tablo's stream heard nothing
 
     # A reader in another language and zone gets its own rendering: one more, not one per reader.
-    french = hub.subscribe(chat.tablo.id, user_id=chat.viewer.id, session_id=7, variant=("fr", "Europe/Paris"))
+    french = hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=session_id, variant=("fr", "Europe/Paris"))
     third.edit("En direct")
     db.session.commit()
     assert feed.poll() == 1

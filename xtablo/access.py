@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 from xtablo.extensions import db
 from xtablo.models import Etape, Role, Session, Tablo, TabloEvent, TabloMember, TabloMessage, Task, User
 from xtablo.models.session import hash_token
+from xtablo.web.ids import parse_id
 
 REFUSALS = {
     Role.EDITOR: lambda: _("Viewers can look but not change anything here: ask an owner to make you an editor."),
@@ -118,9 +119,10 @@ def get_member_or_404(tablo: Tablo, member_id: int) -> TabloMember:
 def find_of_tablo(model, tablo: Tablo, raw_id):
     """The `model` row of `tablo` whose id a form sent as text, or None (not a number, another
     tablo's, deleted): for forms that answer a wrong choice with a sentence rather than a 404."""
-    if not isinstance(raw_id, str) or not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) < 2**31:
+    row_id = parse_id(raw_id)
+    if row_id is None:
         return None
-    return db.session.scalar(select(model).where(model.id == int(raw_id), model.tablo_id == tablo.id))
+    return db.session.scalar(select(model).where(model.id == row_id, model.tablo_id == tablo.id))
 
 
 def get_etape_or_404(tablo: Tablo, etape_id: int) -> Etape:

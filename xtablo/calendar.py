@@ -131,11 +131,12 @@ def user_of_feed(token: str):
     """The user whose feed `token` opens, or None (malformed, forged, regenerated, turned off)."""
     from xtablo.extensions import db
     from xtablo.models import User
+    from xtablo.web.ids import parse_id
 
     user_id, _, signature = token.partition("-")
-    if not (user_id.isascii() and user_id.isdigit() and 0 < int(user_id) < 2**31) or not signature:
+    if parse_id(user_id) is None or not signature:
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, parse_id(user_id))
     if user is None or user.feed_salt is None:
         return None
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 404).

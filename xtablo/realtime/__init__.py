@@ -21,6 +21,7 @@ imports gevent.
 """
 
 import os
+import socket
 from collections.abc import Callable, Hashable, Iterator
 
 from flask import Flask, current_app
@@ -28,12 +29,21 @@ from flask import Flask, current_app
 from xtablo.realtime import brokers, sse
 from xtablo.realtime.brokers import Broker
 from xtablo.realtime.feed import ChangeSource, DatabaseFeed
-from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber
+from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber, TooManyStreams
 
-__all__ = ["Publication", "Realtime", "Subscriber", "current", "init_app"]
+__all__ = ["Publication", "Realtime", "Subscriber", "TooManyStreams", "current", "init_app"]
 
 HEARTBEAT = 15.0  # seconds between two comments on an idle stream
 RETRY = 2000  # milliseconds a browser waits before it reconnects
+# Seconds one write to a client may wait for it to read (its socket's buffers, megabytes on
+# loopback, full): longer, and the stream ends; a real reader that was only slow resumes by
+# Last-Event-ID. Without it a client that never reads keeps a greenlet, a socket and the
+# kernel's buffers (about 1.5 MB) for as long as it likes.
+SEND_TIMEOUT = 10.0
+# The kernel's send buffer of a stream's socket (Linux doubles it): enough for many events, and
+# a client that stops reading is found out (its writes wait, then time out) after this much, not
+# after the megabytes a buffer may grow to, which the host's memory would hold meanwhile.
+SEND_BUFFER = 64 * 1024
 
 
 class Realtime:
@@ -76,13 +86,20 @@ class Realtime:
         """Give up a place taken by `subscribe` (its stream will not be sent after all)."""
         self.hub.unsubscribe(subscriber)
 
-    def stream(self, subscriber: Subscriber, replay: list[tuple[int, str, str]], *, more: bool = False) -> Iterator[bytes]:
+    def stream(self, subscriber: Subscriber, replay: list[tuple[int, str, str]], *, more: bool = False,
+               connection=None) -> Iterator[bytes]:
         """The body of an SSE response: the retry hint and the replay, then the hub's events as
         they come, a heartbeat comment when none came for HEARTBEAT seconds, until the
         subscriber is closed (access lost, too slow, the worker stopping) or the client leaves.
         With `more`, the replay was only its first page: the stream ends after it, and the
-        browser reconnects at once for the next page (its Last-Event-ID)."""
+        browser reconnects at once for the next page (its Last-Event-ID). `connection`, the
+        client's socket (gunicorn's), gets SEND_TIMEOUT, and is shut at once when the hub closes
+        the stream for being too slow: its greenlet may be stuck writing."""
         hub, heartbeat = self.hub, self.heartbeat
+        if connection is not None:
+            connection.settimeout(SEND_TIMEOUT)
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            subscriber.abort = lambda: _shut(connection)
 
         def generate() -> Iterator[bytes]:
             try:
@@ -108,6 +125,13 @@ class Realtime:
         if self._hub is not None and self._pid == os.getpid():
             self._hub.close_all()
             self.feed.stop()
+
+
+def _shut(connection) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
 
 
 def init_app(app: Flask, source: ChangeSource, changes_committed) -> Realtime:

@@ -169,15 +169,18 @@ class DatabaseFeed:
         wanted = [change for change in changes if change.id in fresh and change.tablo_id in listened]
         if not wanted:
             return 0
+        # Access is checked again before anything is sent, not only every ACCESS_CHECK_INTERVAL:
+        # a message written right after a member's removal (or sign-out) must not reach them.
+        self.check_access({change.tablo_id for change in wanted})
         with self.app.test_request_context("/"):  # the fragments' URLs and words
             publications = self.source.publications(wanted)
             for publication in publications:
                 self.hub.publish(publication)
             return len(publications)
 
-    def check_access(self) -> int:
-        """Close the streams whose reader may no longer read them; how many."""
-        subscribers = self.hub.subscribers()
+    def check_access(self, tablo_ids=None) -> int:
+        """Close the streams (of `tablo_ids`, or all) whose reader may no longer read them; how many."""
+        subscribers = self.hub.subscribers(tablo_ids)
         if not subscribers:
             return 0
         with self.app.app_context():

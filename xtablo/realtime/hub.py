@@ -20,7 +20,16 @@ from gevent.queue import Empty, Full, Queue
 from xtablo.realtime import sse
 
 QUEUE_SIZE = 64
+# Streams one session may hold on a worker: a person keeps a few chat tabs open, a browser opens
+# six connections to a site over HTTP/1.1 (more over HTTP/2, through a proxy); past that it is a
+# script, and the next stream is refused (TooManyStreams, a 429) rather than one of the person's
+# tabs closed (which would reconnect, and close another, for ever).
+MAX_PER_SESSION = 50
 CLOSE = object()  # what a closed subscriber's stream reads last
+
+
+class TooManyStreams(Exception):
+    """The session holds MAX_PER_SESSION streams on this worker already."""
 
 
 @dataclass(eq=False)
@@ -51,6 +60,9 @@ class Subscriber:
     variant: Hashable
     queue_size: int = QUEUE_SIZE
     closed_because: str | None = None
+    # Ends the connection at once, for a stream closed while its greenlet is stuck writing to a
+    # client that does not read (set by Realtime.stream).
+    abort: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         # One more slot than events, kept for CLOSE: closing never finds the queue full.
@@ -71,6 +83,8 @@ class Subscriber:
         if self.closed_because is not None:
             return
         self.closed_because = reason
+        if reason == "slow" and self.abort is not None:
+            self.abort()
         while True:
             try:
                 self.queue.get_nowait()
@@ -90,13 +104,17 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
-        self.queue_size = queue_size
+    def __init__(self, queue_size: int = QUEUE_SIZE, per_session: int = MAX_PER_SESSION) -> None:
+        self.queue_size, self.per_session = queue_size, per_session
         self.by_tablo: dict[int, set[Subscriber]] = defaultdict(set)
+        self.by_session: dict[int, list[Subscriber]] = defaultdict(list)
 
     def subscribe(self, tablo_id: int, *, user_id: int, session_id: int, variant: Hashable) -> Subscriber:
+        if len(self.by_session.get(session_id, ())) >= self.per_session:
+            raise TooManyStreams(session_id)
         subscriber = Subscriber(tablo_id, user_id, session_id, variant, self.queue_size)
         self.by_tablo[tablo_id].add(subscriber)
+        self.by_session[session_id].append(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -105,13 +123,20 @@ class Hub:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self.by_tablo[subscriber.tablo_id]
+        of_session = self.by_session.get(subscriber.session_id)
+        if of_session is not None and subscriber in of_session:
+            of_session.remove(subscriber)
+            if not of_session:
+                del self.by_session[subscriber.session_id]
 
     def tablo_ids(self) -> set[int]:
         """The tablos someone on this worker listens to."""
         return set(self.by_tablo)
 
-    def subscribers(self) -> list[Subscriber]:
-        return [subscriber for subscribers in self.by_tablo.values() for subscriber in subscribers]
+    def subscribers(self, tablo_ids=None) -> list[Subscriber]:
+        """Every stream of the worker, or those of `tablo_ids`."""
+        groups = self.by_tablo.values() if tablo_ids is None else (self.by_tablo.get(t, ()) for t in tablo_ids)
+        return [subscriber for subscribers in groups for subscriber in subscribers]
 
     def publish(self, publication: Publication) -> int:
         """Hand the publication to every stream of its tablo; the number it reached. The slow

@@ -11,10 +11,24 @@ from xtablo.models.message import MAX_BODY_LENGTH, MAX_CLIENT_KEY_LENGTH, clean_
 NOTHING_WRITTEN = _l("Write something first.")
 
 
+# Characters that draw nothing though Unicode files them as letters or marks: Unicode's
+# default-ignorable code points (Hangul fillers, variation selectors, the combining grapheme
+# joiner...) and the blank Braille pattern.
+INVISIBLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+             (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+             (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+             (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def visible(char: str) -> bool:
+    code = ord(char)
+    return unicodedata.category(char)[0] not in "CZ" and not any(low <= code <= high for low, high in INVISIBLE)
+
+
 def something_visible(form, field) -> None:
     """Refuse a text of nothing but invisible characters (zero-width spaces, direction marks,
-    control characters): it passes "required" and would show as a blank message."""
-    if not any(unicodedata.category(char)[0] not in "CZ" for char in field.data or ""):
+    control characters, fillers): it passes "required" and would show as a blank message."""
+    if not any(visible(char) for char in field.data or ""):
         raise StopValidation(NOTHING_WRITTEN)
 
 
@@ -41,7 +55,7 @@ class MessageForm(Form):
     client_key = HiddenField(validators=[
         Optional(),
         Length(max=MAX_CLIENT_KEY_LENGTH, message=_l("This form is damaged: reload the page and send the message again.")),
-        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("This form is damaged: reload the page and send the message again.")),
+        Regexp(r"^[A-Za-z0-9_-]+\Z", message=_l("This form is damaged: reload the page and send the message again.")),
     ], id="message-client-key")
 
     @classmethod

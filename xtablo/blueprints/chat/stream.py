@@ -36,6 +36,10 @@ from xtablo.web import dates
 EVENT_NAMES = {ChangeKind.CREATED: "message-created", ChangeKind.EDITED: "message-changed",
                ChangeKind.DELETED: "message-changed"}
 REPLAY_PAGE = 500  # changes replayed by one connection; the browser comes back at once for more
+# Characters of fragments one connection replays at most (the last message drawn may pass it):
+# drawing is CPU on the worker's event loop, so a replay of long messages comes in more, shorter
+# connections, and other requests are served in between.
+REPLAY_BUDGET = 200_000
 ACCESS_CHUNK = 500  # sessions checked by one query
 
 
@@ -72,23 +76,28 @@ def load(changes) -> tuple[dict[int, TabloMessage], dict[int, list[str]]]:
     return by_id, names
 
 
-def replay(changes: list[MessageChange], variant) -> list[tuple[int, str, str]]:
-    """(event id, event name, data) of each change, in order, for one stream. Every change of a
-    message shows it as it is now, so each message is rendered once."""
+def replay(changes: list[MessageChange], variant) -> tuple[list[tuple[int, str, str]], bool]:
+    """(event id, event name, data) of each change, in order, for one stream, and whether that
+    is all of them: the replay stops once REPLAY_BUDGET characters are drawn (the browser comes
+    back for the rest). Every change of a message shows it as it is now, so each message is
+    rendered once."""
     if not changes:
-        return []
+        return [], True
     rows = [SimpleNamespace(id=c.id, tablo_id=c.tablo_id, message_id=c.message_id, kind=c.kind) for c in changes]
     messages, names = load(rows)
     rendered: dict[int, str] = {}
-    events = []
+    events, drawn = [], 0
     for change in rows:
+        if drawn >= REPLAY_BUDGET:
+            return events, False
         message = messages.get(change.message_id)
         if message is None:
             continue
         if message.id not in rendered:
             rendered[message.id] = render_message(message, names[message.tablo_id], variant)
+            drawn += len(rendered[message.id])
         events.append((change.id, EVENT_NAMES[change.kind], rendered[message.id]))
-    return events
+    return events, True
 
 
 class ChatChanges:

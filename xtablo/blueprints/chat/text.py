@@ -27,15 +27,20 @@ CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
 def _trim(url: str) -> str:
-    while url:
-        last = url[-1]
+    """Punctuation that ends a sentence is not part of the address, nor is a closing bracket
+    without its opening one. Linear: the brackets are counted once, then as they are dropped."""
+    counts = {char: url.count(char) for char in {*CLOSING, *CLOSING.values()}}
+    end = len(url)
+    while end:
+        last = url[end - 1]
         if last in TRAILING:
-            url = url[:-1]
-        elif last in CLOSING and url.count(last) > url.count(CLOSING[last]):
-            url = url[:-1]
+            end -= 1
+        elif last in CLOSING and counts[last] > counts[CLOSING[last]]:
+            counts[last] -= 1
+            end -= 1
         else:
             break
-    return url
+    return url[:end]
 
 
 def _link(url: str) -> str:

@@ -22,6 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from uuid import uuid4
+
 from sqlalchemy import func, select
 
 from xtablo import realtime, timezones
@@ -38,6 +40,7 @@ from xtablo.models._types import utcnow
 from xtablo.realtime import sse
 from xtablo.web import dates
 from xtablo.web.htmx import after_settle, is_htmx, refused, retarget, see_other
+from xtablo.web.ids import parse_id
 
 
 @bp.before_request
@@ -65,12 +68,26 @@ def index(tablo_id: int):
         except ClientKeyTaken:
             form.client_key.errors.append(_("This form is damaged: reload the page and send the message again."))
         else:
+            if not created and message.body != form.body.data:
+                # The same form sent again with another text: a correction after a send that
+                # seemed to fail, though the first version was stored. Neither is lost: the
+                # box keeps this text, with a new key, so that Send sends it too.
+                db.session.rollback()
+                form.body.errors.append(_("Your first version of this message was sent (it is above). "
+                                          "This text was not: press Send to send it as well."))
+                form.client_key.data = uuid4().hex
+                return refuse_message(tablo, form)
             db.session.commit()
             if is_htmx():
                 html = render_template("chat/_sent.html", tablo=tablo, message=message, form=MessageForm.blank(),
                                        **fragment_context(tablo))
                 return after_settle(make_response(html, 201 if created else 200), focus="#message-body")
             return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message.id}"))
+    return refuse_message(tablo, form)
+
+
+def refuse_message(tablo: Tablo, form: MessageForm):
+    """The message form again, with what is wrong: its fields for htmx, else the whole tab."""
     if is_htmx():
         response = make_response(render_template("chat/_message_fields.html", tablo=tablo, form=form), 422)
         return refused(retarget(response, "#message-fields"), form, focus="#message-body")
@@ -111,21 +128,29 @@ def stream(tablo_id: int):
     the transaction ends and the connection goes back to the pool before the first byte: an open
     stream holds neither, nor the request's context (the body copies what it needs)."""
     tablo = get_tablo_or_404(tablo_id)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":  # its body would never be read: no place in the hub for it
+        return Response(mimetype="text/event-stream", headers=headers)
     raw = request.headers.get("Last-Event-ID", request.args.get("last_event_id"))
     last_id = sse.parse_event_id(raw)
     variant = chat_stream.variant_of(get_locale(), current_user)
     live = realtime.current()
-    subscriber = live.subscribe(tablo.id, user_id=current_user.id, session_id=current_user.current_session.id,
-                               variant=variant)
+    try:
+        subscriber = live.subscribe(tablo.id, user_id=current_user.id, session_id=current_user.current_session.id,
+                                   variant=variant)
+    except realtime.TooManyStreams:
+        return Response(_("Too many chat tabs are open in this browser: close some, then reload this one."), 429,
+                        mimetype="text/plain", headers={"Retry-After": "60"})
     try:
         changes = [] if last_id is None else MessageChange.since(tablo, last_id, limit=chat_stream.REPLAY_PAGE + 1)
-        replay = chat_stream.replay(changes[:chat_stream.REPLAY_PAGE], variant)
+        replay, whole = chat_stream.replay(changes[:chat_stream.REPLAY_PAGE], variant)
     except BaseException:
         live.unsubscribe(subscriber)
         raise
     db.session.remove()
-    body = live.stream(subscriber, replay, more=len(changes) > chat_stream.REPLAY_PAGE)
-    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    body = live.stream(subscriber, replay, more=not whole or len(changes) > chat_stream.REPLAY_PAGE,
+                       connection=request.environ.get("gunicorn.socket"))
+    return Response(body, mimetype="text/event-stream", headers=headers)
 
 
 @bp.post("/tablos/<id:tablo_id>/messages/read")
@@ -134,11 +159,11 @@ def read(tablo_id: int):
     up to `up_to`, if it is a message of this tablo (the highest such id at or below it), never
     back. 204: the page stays as it is."""
     tablo = get_tablo_or_404(tablo_id)
-    raw = request.form.get("up_to", "")
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
+    seen = parse_id(request.form.get("up_to"))
+    if seen is None:
         abort(400)  # only app.js posts it: a damaged one is a 400 page, nothing is written
     up_to = db.session.scalar(select(func.max(TabloMessage.id))
-                              .where(TabloMessage.tablo_id == tablo.id, TabloMessage.id <= int(raw)))
+                              .where(TabloMessage.tablo_id == tablo.id, TabloMessage.id <= seen))
     if up_to is not None:  # a post's transaction is a write already (xtablo/database.py)
         TabloMessage.mark_read(db.session.connection(), tablo_id=tablo.id, user_id=current_user.id, up_to=up_to)
         db.session.commit()
@@ -157,9 +182,8 @@ def show(tablo: Tablo, form: MessageForm | None = None, status: int = 200):
     raw = request.args.get("before")
     before, problem = None, None
     if raw is not None:
-        if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
-            before = int(raw)
-        else:
+        before = parse_id(raw)
+        if before is None:
             problem, status = _("That link to older messages is damaged: here are the latest messages."), 400
     # Read before the messages: a change committed between the two reads is then replayed by the
     # stream (and replaces its message if the page has it already), never missed.

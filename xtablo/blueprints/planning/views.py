@@ -36,6 +36,7 @@ from xtablo.blueprints.planning import bp
 from xtablo.models._types import utcnow
 from xtablo.planning import FIRST_DAY, LAST_DAY, Item, by_day, items_of, shifted, tablos_of
 from xtablo.web.dates import clock
+from xtablo.web.ids import parse_id
 
 VIEWS = ("agenda", "week", "month")
 AGENDA_DAYS = 30
@@ -79,12 +80,13 @@ def read_query(args, member_ids: set[int]) -> Query:
             query.refuse(_("That date could not be read (it is written like 2027-03-01): here is today."))
     unreadable = unknown = False
     for raw in args.getlist("tablo"):
-        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
+        tablo_id = parse_id(raw)
+        if tablo_id is None:
             unreadable = unreadable or raw != ""
-        elif int(raw) not in member_ids:
+        elif tablo_id not in member_ids:
             unknown = True
-        elif int(raw) not in query.only:
-            query.only.append(int(raw))
+        elif tablo_id not in query.only:
+            query.only.append(tablo_id)
     if unreadable:
         query.refuse(_("A tablo in the filter could not be read: it was left out."))
     if unknown:
