@@ -60,7 +60,7 @@ from urllib.parse import urlencode
 import gevent
 import gevent.subprocess
 
-from board import (BENCH, BIN, HOST, OUT, SESSION_COOKIE, BenchError, Connection, ProtocolError, Server, _proc_stat,
+from board import (BENCH, BIN, HOST, OUT, QUIET_CORES, SESSION_COOKIE, BenchError, Connection, ProtocolError, Server, _proc_stat,
                    children_of, free_port, log, machine_cpu, machine_info, run_guarded, run_step, self_cpu, server_env,
                    sign_in, update_cookies, wait_for_quiet)
 import chat_report
@@ -663,7 +663,7 @@ class Bench:
             if redis_before is not None:  # Flask-SSE's other half: a Redis client per stream
                 result["memory"]["redis_kib_per_stream"] = (self.redis.used_memory() - redis_before) / 1024 / count
             self.warm_up(target, poster, port, room, WARM_MESSAGES)
-            result.update(self.messages(poster, [server], self.args.messages, "subscribers"))
+            result.update(self.measured(poster, [server], self.args.messages, "subscribers"))
             log(f"[fanout] {target.label}, {count:,} subscribers: p50 {chat_report.ms(result['latency']['p50'])} "
                 f"p99 {chat_report.ms(result['latency']['p99'])}, {result['missing']} missing; "
                 f"cores: server {result['cpu']['server']} client {result['cpu']['client']} "
@@ -673,6 +673,21 @@ class Bench:
             self.subs.close()
             server.stop()
         return result
+
+    def measured(self, poster: Poster, servers: list[QuickServer], count: int, label: str | None) -> dict:
+        """The measured messages; sent again (streams still open) when other processes took more
+        than QUIET_CORES meanwhile, at most --retries times: the attempt they disturbed least."""
+        best = None
+        for attempt in range(1, self.args.retries + 2):
+            result = self.messages(poster, servers, count, label)
+            result["attempt"] = attempt
+            if best is None or result["cpu"]["other"] < best["cpu"]["other"]:
+                best = result
+            if result["cpu"]["other"] <= QUIET_CORES or attempt > self.args.retries:
+                return best
+            log(f"other processes took {result['cpu']['other']:.2f} cores during these messages: sending them again")
+            self.quiet()
+        raise AssertionError("unreachable")
 
     def messages(self, poster: Poster, servers: list[QuickServer], count: int, label: str | None) -> dict:
         """`count` measured messages, one at a time; the latency summary of `label`'s streams (or
@@ -725,7 +740,7 @@ class Bench:
                 if opened["failed"]:
                     raise BenchError(f"{target.label}: {opened['failed']} streams of instance {name} failed: {opened['errors']}")
             self.warm_up(target, poster, ports["A"], "crossing", WARM_MESSAGES)
-            result.update(self.messages(poster, list(servers.values()), self.args.cross_messages, None))
+            result.update(self.measured(poster, list(servers.values()), self.args.cross_messages, None))
             a, b = result["by_label"]["A"], result["by_label"]["B"]
             result["p50_difference"] = None if a["p50"] is None or b["p50"] is None else b["p50"] - a["p50"]
             log(f"[crossing] {target.label}: p50 A {chat_report.ms(a['p50'])}, B {chat_report.ms(b['p50'])}: "
@@ -767,6 +782,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=DELIVERY_TIMEOUT,
                         help=f"seconds a message may take to reach every subscriber ({DELIVERY_TIMEOUT:.0f})")
     parser.add_argument("--redis-db", type=int, default=15, help="Redis database of this run, flushed at start and end (15)")
+    parser.add_argument("--retries", type=int, default=1,
+                        help="times the messages of a phase are sent again when other processes took CPU meanwhile (1)")
     parser.add_argument("--quiet-wait", type=float, default=10.0,
                         help="seconds to wait at most before each phase for other processes to leave the CPU idle (10)")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
