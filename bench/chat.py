@@ -116,9 +116,9 @@ class Subscribers:
         return answer
 
     def open(self, port: int, path: str, count: int, label: str, cookies: list[str], ready: str,
-             timeout: float = 180.0) -> dict:
+             timeout: float = 180.0, concurrency: int = OPEN_CONCURRENCY) -> dict:
         self.send(cmd="open", port=port, path=path, count=count, label=label, cookies=cookies, ready=ready,
-                  concurrency=OPEN_CONCURRENCY, timeout=timeout)
+                  concurrency=concurrency, timeout=timeout)
         return self.wait("opened", timeout + 30)
 
     def close(self, label: str | None = None) -> dict:
@@ -560,8 +560,19 @@ class Bench:
             if sent["post_error"]:
                 raise BenchError(f"{target.label}: a warm-up post failed: {sent['post_error']}")
 
-    def open_streams(self, target: Target, port: int, room: str, count: int, label: str) -> dict:
-        opened = self.subs.open(port, target.path(room), count, label, target.cookies, target.ready)
+    def open_warm_streams(self, target: Target, port: int, room: str) -> int:
+        """One stream per member, one at a time, before the many: the worker's feed starts, and
+        each session's "last seen" is refreshed by a request of its own. Opened all at once on a
+        fresh PostgreSQL worker, with sessions last seen over 5 minutes ago, the many would wait
+        for the connection pool and fail (see the findings in bench/RESULTS.md)."""
+        count = max(1, len(target.cookies))
+        opened = self.open_streams(target, port, room, count, "warm", concurrency=1)
+        if opened["failed"]:
+            raise BenchError(f"{target.label}: the first streams failed: {opened['errors']}")
+        return count
+
+    def open_streams(self, target: Target, port: int, room: str, count: int, label: str, concurrency: int = OPEN_CONCURRENCY) -> dict:
+        opened = self.subs.open(port, target.path(room), count, label, target.cookies, target.ready, concurrency=concurrency)
         if target.kind == "flask-sse":  # ready once Redis counts the stream's subscription
             channel, deadline = target.room(room), time.monotonic() + 60
             while (subscribed := self.redis.subscribers(channel)) < opened["ready"] + self.counted.get(channel, 0):
@@ -600,7 +611,7 @@ class Bench:
             if target.kind == "app":
                 open_chat_tab(target, port)
             poster = Poster(target, port, "capacity")
-            self.open_streams(target, port, "capacity", 1, "warm")
+            warm = self.open_warm_streams(target, port, "capacity")
             self.warm_up(target, poster, port, "capacity", WARM_MESSAGES)
             if target.kind == "app":
                 open_chat_tab(target, port)  # the streams below open idle: nothing to replay
@@ -613,7 +624,7 @@ class Bench:
             gevent.sleep(2)
             after = memory_kib(server.worker)
             stats = self.subs.stats()
-            held = stats["states"].get("open", 0) - 1  # less the warm-up stream
+            held = stats["states"].get("open", 0) - warm
             result.update(opened=opened, held=held, before_kib=before, after_kib=after, listener_rss_kib=stats["rss_kib"],
                           rss_kib_per_stream=(after["rss"] - before["rss"]) / max(1, held),
                           pss_kib_per_stream=None if after["pss"] is None else (after["pss"] - before["pss"]) / max(1, held))
@@ -643,7 +654,7 @@ class Bench:
             if target.kind == "app":
                 open_chat_tab(target, port)
             poster = Poster(target, port, room)
-            self.open_streams(target, port, room, 1, "warm")
+            self.open_warm_streams(target, port, room)
             self.warm_up(target, poster, port, room, 1)
             if target.kind == "app":
                 open_chat_tab(target, port)  # the streams below open idle: nothing to replay
@@ -733,9 +744,7 @@ class Bench:
             open_chat_tab(target, ports["A"])
             poster = Poster(target, ports["A"], "crossing")
             for name, port in ports.items():
-                # One stream first, alone: it starts the instance's feed (see the report's note on
-                # a fresh worker on PostgreSQL), as the warm-up stream of the other phases does.
-                self.open_streams(target, port, "crossing", 1, "warm")
+                self.open_warm_streams(target, port, "crossing")
                 opened = self.open_streams(target, port, "crossing", count // 2, name)
                 if opened["failed"]:
                     raise BenchError(f"{target.label}: {opened['failed']} streams of instance {name} failed: {opened['errors']}")
