@@ -140,7 +140,9 @@ limit for the servers and the client.
   same run. The subscribers are members of the tablo: 4 accounts (French and English, so each
   message is rendered for two variants of reader), each signed in once, the streams spread over
   their 4 sessions round-robin: a small team with many tabs, not thousands of accounts (the
-  access check of the worker's streams then reads 4 sessions, not thousands).
+  access check of the worker's streams then reads 4 sessions, not thousands). Each phase opens
+  one stream per member first, one at a time, then the many (200 being set up at any moment),
+  all from the last change the Chat tab was drawn with: idle streams, nothing to replay.
 - **Crossing workers.** Two gunicorn instances (one worker each) on the same database and
   broker, subscribers split between them, messages posted to A: the p50 of B's subscribers
   minus A's is what the broker adds to cross processes.
