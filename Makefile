@@ -21,6 +21,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
+# The benchmarks' own packages (Flask-SSE, measured beside the chat): never the app's.
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@touch $@
+
 run: $(VENV)/.installed catalogues
 	@$(BIN)/flask db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context impl\|Will assume\)' || true
 	@echo "xtablo is serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
@@ -67,3 +72,11 @@ clean:
 .PHONY: bench-signin
 bench-signin: $(VENV)/.installed-test
 	$(BIN)/python bench/signin.py $(if $(BEFORE),--before $(BEFORE))
+
+# The chat's streams per worker, fanout latency and crossing workers, beside a bare gevent hub and
+# Flask-SSE (bench/chat.py; RESULTS.md has its section). Needs PostgreSQL and Redis on 127.0.0.1.
+# BROKERS=database,postgresql,redis measures those REALTIME_BROKER values; COUNTS=100,1000 is quicker.
+.PHONY: bench-chat
+bench-chat: $(VENV)/.installed-bench
+	@scripts/test-services.sh postgresql redis
+	$(BIN)/python bench/chat.py $(if $(BROKERS),--brokers $(BROKERS)) $(if $(COUNTS),--counts $(COUNTS))

@@ -678,11 +678,12 @@ def prepare_database(env: dict[str, str], tasks: int) -> dict:
 
 class Server:
     def __init__(self, env: dict[str, str], port: int, log_path: Path, root: Path = ROOT, *,
-                 app: tuple[str, ...] = ("wsgi:app",), health_path: str = "/healthz") -> None:
+                 app: tuple[str, ...] = ("wsgi:app",), health_path: str = "/healthz", workers: int = WORKERS) -> None:
         # root: the checkout to serve (bench/signin.py serves an older commit to compare with).
         # app: what follows gunicorn's options (bench/hello.py: its directory and its module).
+        # workers: how many the server is waited for (its env's WEB_CONCURRENCY; bench/chat.py: 1).
         self.env, self.port, self.log_path, self.root = env, port, log_path, root
-        self.app, self.health_path = app, health_path
+        self.app, self.health_path, self.workers = app, health_path, workers
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -698,10 +699,10 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if len(children_of(self.proc.pid)) >= WORKERS and self._healthy():
+            if len(children_of(self.proc.pid)) >= self.workers and self._healthy():
                 return
             gevent.sleep(0.2)
-        raise BenchError(f"gunicorn did not answer {self.health_path} with {WORKERS} workers in 30 s:\n{self.log_tail()}")
+        raise BenchError(f"gunicorn did not answer {self.health_path} with {self.workers} workers in 30 s:\n{self.log_tail()}")
 
     def _healthy(self) -> bool:
         conn = Connection(self.port)
