@@ -5,7 +5,8 @@ worker each; 2 workers by default (WEB_CONCURRENCY overrides) for a small host.
 
 Streams (xtablo/realtime/):
 - `worker_connections`: each open chat tab holds one connection for as long as it is open, so a
-  worker accepts 10,000 at once (WORKER_CONNECTIONS overrides; the process's open-file limit,
+  worker accepts 12,000 at once: 10,000 streams with room beside them for the pages and posts of
+  the same people (WORKER_CONNECTIONS overrides; the process's open-file limit,
   `ulimit -n`, must be above it). An idle stream costs a greenlet and a small queue, no database
   connection.
 - `timeout`: with gevent workers it is not a limit on a request's duration. The worker's main
@@ -26,7 +27,7 @@ from pathlib import Path
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "gevent"
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 10_000))
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 12_000))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
@@ -54,7 +55,8 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """The worker's last step before it serves: hand the hub its "alive" flag (see the module's
-    docstring: streams end as soon as the worker is told to stop), compile the app's templates,
+    docstring: streams end as soon as the worker is told to stop) and start its feed (before any
+    request holds a connection: xtablo/realtime/__init__.py, `Realtime.start`), compile the app's templates,
     then freeze what the process holds out of the garbage collector's full collections.
 
     CPython runs a full collection every so often (when the objects promoted to its oldest
@@ -73,6 +75,7 @@ def post_worker_init(worker):
     realtime = getattr(worker.wsgi, "extensions", {}).get("xtablo_realtime")
     if realtime is not None:
         realtime.keep_alive_while(lambda: worker.alive)
+        realtime.start()
     jinja_env = getattr(worker.wsgi, "jinja_env", None)
     if jinja_env is not None:
         for name in jinja_env.list_templates():

@@ -29,6 +29,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.pool import QueuePool
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -107,3 +108,14 @@ def write_connection(engine: Engine):
         conn.execution_options(xtablo_write=True)
         with conn.begin():
             yield conn
+
+
+def has_free_connection(engine: Engine) -> bool:
+    """Whether the engine's pool can hand out a connection without waiting. A request that holds
+    one and waits for a second can deadlock with others doing the same (a burst of them takes
+    every connection, then each waits for another until the pool's timeout): what only
+    improves a request (`sessions._touch`) is skipped instead when none is free."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return True
+    return pool.checkedin() > 0 or pool.overflow() < getattr(pool, "_max_overflow", 0)

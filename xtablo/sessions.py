@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from xtablo import timezones
 from xtablo.access import session_by_token
 from xtablo.accounts import claim_invitations
-from xtablo.database import request_writes, write_connection
+from xtablo.database import has_free_connection, request_writes, write_connection
 from xtablo.extensions import db, login_manager
 from xtablo.models import Session, User
 from xtablo.models._types import utcnow
@@ -121,7 +121,11 @@ def sign_in_first():
 
 def _touch(row: Session, now) -> None:
     if not request_writes():
-        # A page view reads in a deferred transaction; the refresh gets its own short one.
+        # A page view reads in a deferred transaction; the refresh gets its own short one, if a
+        # connection is free at once (else the next request refreshes it: the session's idle
+        # timeout is counted in days, the refresh done at most every few minutes).
+        if not has_free_connection(db.engine):
+            return
         with write_connection(db.engine) as conn:
             conn.execute(update(Session).where(Session.id == row.id).values(last_seen_at=now))
         set_committed_value(row, "last_seen_at", now)

@@ -16,10 +16,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -30,7 +32,8 @@ from tests.browser.conftest import LiveServer, free_port, running_server, tail
 from tests.browser.test_chat_stream_live import LiveStream, live_app, make_user, signed_in, workers_of
 from tests.conftest import PG_ADMIN_URL, database_env, drop_pg_database
 from xtablo.extensions import db as _db
-from xtablo.models import Role, Tablo, TabloMember, TabloMessage, User
+from xtablo.models import Role, Session, Tablo, TabloMember, TabloMessage, User
+from xtablo.models._types import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -77,10 +80,10 @@ class PrivateRedis:
 
 
 @contextmanager
-def broker_server(backend, broker, worker_id, testrun_uid, tmp_path_factory) -> Iterator[tuple[LiveServer, PrivateRedis | None]]:
+def broker_server(backend, broker, worker_id, testrun_uid, tmp_path_factory, **more) -> Iterator[tuple[LiveServer, PrivateRedis | None]]:
     tmp_dir = tmp_path_factory.mktemp(f"broker-{backend}-{broker}")
     database = database_env(backend, f"b{broker[:2]}", worker_id, tmp_dir, testrun_uid[:8])
-    settings = {"REALTIME_BROKER": broker, "REALTIME_CHANNEL": f"xtablo_test_{uuid.uuid4().hex[:12]}"}
+    settings = {"REALTIME_BROKER": broker, "REALTIME_CHANNEL": f"xtablo_test_{uuid.uuid4().hex[:12]}"} | more
     if broker != "database" or backend == "sqlite":
         settings["REALTIME_POLL_INTERVAL"] = "3600"
     private_redis = None
@@ -121,6 +124,7 @@ class Chat:
             TabloMember.add(tablo, reader, Role.VIEWER, added_by=owner)
             _db.session.commit()
             self.tablo_id, self.owner_id, emails = tablo.id, owner.id, (owner.email, reader.email)
+            self.reader_email = reader.email
         self.owner, self.reader = (signed_in(server, email) for email in emails)
         self.streams: list[LiveStream] = []
 
@@ -295,3 +299,42 @@ def alive(pid: int) -> bool:
 
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_hundred_tabs_reconnecting_at_once_all_get_their_stream(backend, worker_id, testrun_uid, tmp_path_factory) -> None:
+    """After a restart every open chat tab reconnects at once, each with a session last seen a
+    while ago (so its request refreshes it). No request may wait for a second pooled connection
+    while holding one: a hundred of them would take the whole pool and wait for each other until
+    its timeout (then a 500 each), as they did on PostgreSQL."""
+    with broker_server(backend, "database", worker_id, testrun_uid, tmp_path_factory, WEB_CONCURRENCY="1") as (server, _):
+        chat = Chat(server)
+        chat.owner.conn.close()
+        # Five browsers of the reader's (tabs of one session are capped per worker).
+        browsers = [chat.reader] + [signed_in(server, chat.reader_email) for _ in range(4)]
+        with live_app(server, REALTIME_CHANNEL="xtablo_test_silent"):
+            _db.session.execute(_db.update(Session).values(last_seen_at=utcnow() - timedelta(hours=1)))
+            _db.session.commit()
+        statuses: list[int] = []
+
+        start = threading.Barrier(100)
+
+        def open_one(cookies: dict) -> None:
+            try:
+                start.wait(10)
+                stream = LiveStream(server, cookies, f"/tablos/{chat.tablo_id}/messages/stream")
+                statuses.append(200)
+                stream.close()
+            except AssertionError:
+                statuses.append(0)
+            except OSError as error:
+                statuses.append(str(error))
+
+        threads = [threading.Thread(target=open_one, args=(browsers[n % 5].cookies,)) for n in range(100)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        chat.close()
+        for browser in browsers[1:]:
+            browser.conn.close()
+        assert statuses == [200] * 100, f"{statuses.count(200)} of 100 streams opened:\n{tail(server.log)}"

@@ -63,6 +63,14 @@ class Realtime:
             self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive())
         return self._hub
 
+    def start(self) -> None:
+        """Start following the change log now (gunicorn's post_worker_init), not with the first
+        stream: a stream's request already holds a pooled connection, and a hundred streams
+        opened at once after a restart, each asking the pool for a second one to find where the
+        log ends, would wait for each other until the pool's timeout."""
+        self.hub  # noqa: B018 (this process's hub and feed)
+        self.feed.start()
+
     def keep_alive_while(self, alive: Callable[[], bool]) -> None:
         """Close every stream, and stop following the database, once `alive()` is false."""
         self._alive = alive
@@ -101,12 +109,16 @@ class Realtime:
             connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             subscriber.abort = lambda: _shut(connection)
 
+        # The first chunk is built here: the stream then keeps only the replayed ids (a change
+        # committed meanwhile is also queued, and sent once), not the replay's text for its life.
+        first = [(sse.retry(RETRY) + "".join(sse.event(*event) for event in replay)).encode()]
+        replayed = {event[0] for event in replay}
+
         def generate() -> Iterator[bytes]:
             try:
-                yield (sse.retry(RETRY) + "".join(sse.event(*event) for event in replay)).encode()
+                yield first.pop()
                 if more:
                     return
-                replayed = {event[0] for event in replay}  # also queued if committed meanwhile
                 while True:
                     item = subscriber.next(timeout=heartbeat)
                     if item is CLOSE:
