@@ -138,6 +138,8 @@ class Config:
         # Seconds between two reads of the change log that no broker asked for (empty: 1 s, or
         # 0.25 s with the database broker on PostgreSQL): how late a message can be when a ring
         # was lost or the broker is down.
+        # Streams one session may hold on a worker (the next gets a 429; xtablo/realtime/hub.py).
+        self.REALTIME_STREAMS_PER_SESSION = positive_int(env, "REALTIME_STREAMS_PER_SESSION", 50)
         self.REALTIME_POLL_INTERVAL = float(env["REALTIME_POLL_INTERVAL"]) if env.get("REALTIME_POLL_INTERVAL") else None
         self.SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP = env.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
         self.SIGN_IN_LIMIT_PER_IP = env.get("SIGN_IN_LIMIT_PER_IP", "30 per 15 minutes")

@@ -59,7 +59,7 @@ class Realtime:
     def hub(self) -> Hub:
         """This process's hub (a forked worker gets its own, never its parent's)."""
         if self._pid != os.getpid():
-            self._pid, self._hub = os.getpid(), Hub()
+            self._pid, self._hub = os.getpid(), Hub(per_session=self.app.config["REALTIME_STREAMS_PER_SESSION"])
             self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive())
         return self._hub
 
