@@ -164,6 +164,20 @@
       event.preventDefault();
     }
   });
+  // "Load older messages": the older ones go above the reader's place, which stays where it is
+  // on the screen (the link they replace was the anchor a browser keeps in place, so it cannot).
+  var olderAnchor = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!event.detail.elt.closest || !event.detail.elt.closest("#older-messages")) return;
+    var first = document.querySelector("#messages > .message");
+    olderAnchor = first ? { item: first, top: first.getBoundingClientRect().top } : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!olderAnchor) return;
+    window.scrollBy(0, olderAnchor.item.getBoundingClientRect().top - olderAnchor.top);
+    olderAnchor = null;
+  });
+
   // The chat says when it is not live (the stream is reconnecting) and when a send failed (no
   // connection, or a refusal such as a session that ended: the form's text stays in the box).
   function chatStatus(kind) {
