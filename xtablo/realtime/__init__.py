@@ -13,8 +13,8 @@ transaction and no request context, only a greenlet and a bounded queue in memor
   LISTEN/NOTIFY, Redis pub/sub; chosen from the configuration (REALTIME_BROKER, see `from_config`).
 - `sse.py`: the wire format.
 
-The hub and its feed start with the first stream a worker opens (after gunicorn forked it),
-and end with the worker: `gunicorn.conf.py` hands the worker's "alive" flag to `keep_alive_while`,
+The hub and its feed start with the worker (gunicorn's post_worker_init: `Realtime.start`; in
+other servers, with the first stream), and end with it: `gunicorn.conf.py` hands the worker's "alive" flag to `keep_alive_while`,
 and the feed closes every stream as soon as it drops, so a restart does not wait for
 graceful_timeout; the browsers reconnect with Last-Event-ID. Nothing outside this package
 imports gevent.

@@ -16,13 +16,13 @@ read, and so does seeing one arrive on it (`read`). The stream sends the same fr
 opens it from the last change it was drawn with, so nothing committed in between is missed.
 """
 
+from uuid import uuid4
+
 from flask import Response, abort, flash, make_response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-
-from uuid import uuid4
 
 from sqlalchemy import func, select
 
