@@ -291,7 +291,7 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     assert renders == [third.id]  # once, for five readers
     for reader in readers:
         event_id, wire = reader.next(timeout=0)
-        (event,) = parse(wire)
+        (event,) = parse(wire.decode())
         assert event["event"] == "message-created" and message_ids(event) == f"message-{third.id}"
         assert int(event["id"]) == event_id
     assert elsewhere.next(timeout=0) is None  # another tablo's stream heard nothing
@@ -302,7 +302,7 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     db.session.commit()
     assert feed.poll() == 1
     assert renders == [third.id, third.id, third.id]
-    assert "Modifier" in french.next(timeout=0)[1]
+    assert "Modifier" in french.next(timeout=0)[1].decode()
 
 
 # -- The hub --------------------------------------------------------------------------------------
@@ -347,8 +347,8 @@ def test_closing_every_stream_at_shutdown():
 
 def test_a_subscriber_queue_is_bounded():
     subscriber = Subscriber(1, 1, 1, "en", queue_size=2)
-    assert subscriber.offer(1, "a") and subscriber.offer(2, "b")
-    assert not subscriber.offer(3, "c")
+    assert subscriber.offer(1, b"a") and subscriber.offer(2, b"b")
+    assert not subscriber.offer(3, b"c")
     assert subscriber.queue.qsize() == 1  # only the close is left
 
 

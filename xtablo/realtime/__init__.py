@@ -35,6 +35,7 @@ __all__ = ["Publication", "Realtime", "Subscriber", "TooManyStreams", "current",
 
 HEARTBEAT = 15.0  # seconds between two comments on an idle stream
 RETRY = 2000  # milliseconds a browser waits before it reconnects
+HEARTBEAT_COMMENT = sse.comment("heartbeat").encode()
 # Seconds one write to a client may wait for it to read (its socket's buffers, megabytes on
 # loopback, full): longer, and the stream ends; a real reader that was only slow resumes by
 # Last-Event-ID. Without it a client that never reads keeps a greenlet, a socket and the
@@ -124,9 +125,9 @@ class Realtime:
                     if item is CLOSE:
                         return
                     if item is None:
-                        yield sse.comment("heartbeat").encode()
+                        yield HEARTBEAT_COMMENT
                     elif item[0] not in replayed:
-                        yield item[1].encode()
+                        yield item[1]  # bytes encoded once for every stream (Publication.wire_for)
             finally:
                 hub.unsubscribe(subscriber)
 

@@ -6,9 +6,10 @@ client too slow to read what it is sent, is closed rather than allowed to slow t
 grow the worker's memory. Its browser reconnects with `Last-Event-ID` and the database replays
 what it missed (xtablo/blueprints/chat/stream.py).
 
-What a publication carries is rendered once per *variant* of reader (language and time zone:
-the fragment's words and clock), whatever the number of subscribers: one tablo's readers share
-one or two variants, so a message is rendered once or twice, not once per stream.
+What a publication carries is rendered, and encoded to the bytes written on the wire, once per
+*variant* of reader (language and time zone: the fragment's words and clock), whatever the
+number of subscribers: one tablo's readers share one or two variants, so a message is rendered
+and encoded once or twice, not once per stream.
 """
 
 from collections import defaultdict
@@ -41,13 +42,13 @@ class Publication:
     id: int
     name: str
     render: Callable[[Hashable], str]
-    _texts: dict = field(default_factory=dict)
+    _wire: dict = field(default_factory=dict)
 
-    def text_for(self, variant: Hashable) -> str:
+    def wire_for(self, variant: Hashable) -> bytes:
         """The event as written on the wire for this variant, rendered the first time it is asked."""
-        if variant not in self._texts:
-            self._texts[variant] = sse.event(self.id, self.name, self.render(variant))
-        return self._texts[variant]
+        if variant not in self._wire:
+            self._wire[variant] = sse.event(self.id, self.name, self.render(variant)).encode()
+        return self._wire[variant]
 
 
 @dataclass(eq=False)
@@ -68,14 +69,14 @@ class Subscriber:
         # One more slot than events, kept for CLOSE: closing never finds the queue full.
         self.queue: Queue = Queue(self.queue_size + 1)
 
-    def offer(self, event_id: int, text: str) -> bool:
+    def offer(self, event_id: int, wire: bytes) -> bool:
         """Queue an event without waiting; a full queue closes the subscriber (False)."""
         if self.closed_because is not None:
             return False
         if self.queue.qsize() >= self.queue_size:
             self.close("slow")
             return False
-        self.queue.put_nowait((event_id, text))
+        self.queue.put_nowait((event_id, wire))
         return True
 
     def close(self, reason: str) -> None:
@@ -96,7 +97,7 @@ class Subscriber:
             pass
 
     def next(self, timeout: float):
-        """The next (event id, text), CLOSE, or None when nothing came within `timeout`."""
+        """The next (event id, its bytes on the wire), CLOSE, or None when nothing came within `timeout`."""
         try:
             return self.queue.get(timeout=timeout)
         except Empty:
@@ -143,7 +144,7 @@ class Hub:
         ones are closed and leave the hub."""
         reached = 0
         for subscriber in list(self.by_tablo.get(publication.tablo_id, ())):
-            if subscriber.offer(publication.id, publication.text_for(subscriber.variant)):
+            if subscriber.offer(publication.id, publication.wire_for(subscriber.variant)):
                 reached += 1
             else:
                 self.unsubscribe(subscriber)
