@@ -359,7 +359,7 @@ def test_the_feed_never_sends_a_deleted_text(app, db, chat, realtime):  # noqa: 
         message.delete()
         db.session.commit()
         assert realtime.feed.poll() == 3
-        texts = [stream_of_owner.next(timeout=0)[1] for _ in range(3)]
+        texts = [stream_of_owner.next(wait=False)[1].decode() for _ in range(3)]
         assert all("Message deleted" in text and "Secret" not in text for text in texts)
     finally:
         realtime.hub.unsubscribe(stream_of_owner)

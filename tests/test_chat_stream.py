@@ -5,9 +5,11 @@ what the live feed delivers is read from the hub's queues, by calling the feed's
 access check directly. The same over a real gunicorn with two workers: tests/browser/test_chat_stream_live.py.
 """
 
+import gc
 import re
 from types import SimpleNamespace
 
+import gevent
 import pytest
 from sqlalchemy import text
 
@@ -19,7 +21,7 @@ from xtablo.models.message import MessageChange
 from xtablo.models.session import EndReason
 from xtablo.realtime import sse
 from xtablo.realtime.feed import ChangeCursor, DatabaseFeed
-from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber
+from xtablo.realtime.hub import BEAT, CLOSE, Hub, Publication, Subscriber
 
 
 def parse(body: str) -> list[dict]:
@@ -290,11 +292,11 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     assert feed.poll() == 0  # nothing new: nothing again
     assert renders == [third.id]  # once, for five readers
     for reader in readers:
-        event_id, wire = reader.next(timeout=0)
-        (event,) = parse(wire)
+        event_id, wire = reader.next(wait=False)
+        (event,) = parse(wire.decode())
         assert event["event"] == "message-created" and message_ids(event) == f"message-{third.id}"
         assert int(event["id"]) == event_id
-    assert elsewhere.next(timeout=0) is None  # another tablo's stream heard nothing
+    assert elsewhere.next(wait=False) is None  # another tablo's stream heard nothing
 
     # A reader in another language and zone gets its own rendering: one more, not one per reader.
     french = hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=session_id, variant=("fr", "Europe/Paris"))
@@ -302,7 +304,7 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     db.session.commit()
     assert feed.poll() == 1
     assert renders == [third.id, third.id, third.id]
-    assert "Modifier" in french.next(timeout=0)[1]
+    assert "Modifier" in french.next(wait=False)[1].decode()
 
 
 # -- The hub --------------------------------------------------------------------------------------
@@ -319,11 +321,11 @@ def test_a_slow_subscriber_is_dropped_without_slowing_the_others():
     calls = []
     for event_id in range(1, 5):
         hub.publish(counting_publication(1, event_id, calls))
-        assert fast.next(timeout=0)[0] == event_id  # the fast one reads as it comes
+        assert fast.next(wait=False)[0] == event_id  # the fast one reads as it comes
     # The slow one never read: its queue (3) overflowed at the fourth; it is closed and gone,
     # its queue emptied (it resumes from the database) but for the close.
     assert slow.closed_because == "slow"
-    assert slow.next(timeout=0) is CLOSE
+    assert slow.next(wait=False) is CLOSE
     assert hub.subscribers() == [fast]
     assert calls == ["en"] * 4  # one rendering per publication, whatever the number of readers
 
@@ -341,15 +343,57 @@ def test_closing_every_stream_at_shutdown():
     hub = Hub()
     subscribers = [hub.subscribe(t, user_id=1, session_id=1, variant="en") for t in (1, 1, 2)]
     hub.close_all()
-    assert all(s.next(timeout=0) is CLOSE for s in subscribers)
+    assert all(s.next(wait=False) is CLOSE for s in subscribers)
     assert hub.subscribers() == [] and hub.tablo_ids() == set()
+
+
+def test_a_quiet_stream_gets_a_heartbeat_and_a_busy_one_does_not():
+    """Each stream hears something every `heartbeat` seconds at least (proxies close silent
+    connections): the hub's beat queues BEAT to those that got nothing for that long."""
+    hub = Hub()
+    quiet = hub.subscribe(1, user_id=1, session_id=1, variant="en", heartbeat=15)
+    busy = hub.subscribe(2, user_id=2, session_id=2, variant="en", heartbeat=15)
+    hub.beat(10)
+    hub.publish(counting_publication(2, 1, []))
+    hub.beat(5)
+    assert quiet.next(wait=False) is BEAT and quiet.next(wait=False) is None
+    assert busy.next(wait=False)[0] == 1 and busy.next(wait=False) is None  # 5 s since its event
+    hub.beat(10)
+    assert busy.next(wait=False) is BEAT
+
+
+def test_waiting_streams_leave_nothing_for_the_garbage_collector():
+    """A thousand streams waiting in their greenlets, fed twenty events each: their waits and
+    wake-ups leave nothing in the collector's young generation. gevent's Queue.get(timeout=...)
+    left seven objects per stream there at every event (a Waiter, a Timeout, its timer...),
+    which the collector walked and promoted until a full collection of the worker's heap
+    stalled a fanout for 150 ms and more at 5,000 streams (bench/RESULTS.md)."""
+    hub, received = Hub(), []
+
+    def stream(subscriber):
+        while (item := subscriber.next()) is not CLOSE:
+            received.append(item[0])
+
+    subscribers = [hub.subscribe(1, user_id=n, session_id=n, variant="en") for n in range(1000)]
+    greenlets = [gevent.spawn(stream, subscriber) for subscriber in subscribers]
+    gevent.sleep(0)  # every stream parked in next()
+    gc.collect()
+    for event_id in range(1, 21):
+        hub.publish(counting_publication(1, event_id, []))
+        gevent.sleep(0)
+    young = len(gc.get_objects(generation=0))
+    assert len(received) == 20 * 1000
+    assert young < 1000, young
+    hub.close_all()
+    gevent.joinall(greenlets, timeout=5)
+    assert all(greenlet.dead for greenlet in greenlets)
 
 
 def test_a_subscriber_queue_is_bounded():
     subscriber = Subscriber(1, 1, 1, "en", queue_size=2)
-    assert subscriber.offer(1, "a") and subscriber.offer(2, "b")
-    assert not subscriber.offer(3, "c")
-    assert subscriber.queue.qsize() == 1  # only the close is left
+    assert subscriber.offer((1, b"a")) and subscriber.offer((2, b"b"))
+    assert not subscriber.offer((3, b"c"))
+    assert list(subscriber.items) == [CLOSE]  # only the close is left
 
 
 def test_multi_line_data_is_one_data_line_per_line():

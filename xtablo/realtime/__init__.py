@@ -29,12 +29,12 @@ from flask import Flask, current_app
 from xtablo.realtime import brokers, sse
 from xtablo.realtime.brokers import Broker
 from xtablo.realtime.feed import ChangeSource, DatabaseFeed
-from xtablo.realtime.hub import CLOSE, Hub, Publication, Subscriber, TooManyStreams
+from xtablo.realtime.hub import BEAT, CLOSE, HEARTBEAT, Hub, Publication, Subscriber, TooManyStreams
 
 __all__ = ["Publication", "Realtime", "Subscriber", "TooManyStreams", "current", "init_app"]
 
-HEARTBEAT = 15.0  # seconds between two comments on an idle stream
 RETRY = 2000  # milliseconds a browser waits before it reconnects
+HEARTBEAT_COMMENT = sse.comment("heartbeat").encode()
 # Seconds one write to a client may wait for it to read (its socket's buffers, megabytes on
 # loopback, full): longer, and the stream ends; a real reader that was only slow resumes by
 # Last-Event-ID. Without it a client that never reads keeps a greenlet, a socket and the
@@ -80,7 +80,7 @@ class Realtime:
         change committed after this returns reaches the subscriber (or closes it, when slow)."""
         hub = self.hub
         self.feed.start()
-        return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant)
+        return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant, heartbeat=self.heartbeat)
 
     def announce(self, _sender=None, *, tablo_ids) -> None:
         """These tablos' messages changed and the change is committed: streams of this worker are
@@ -103,7 +103,7 @@ class Realtime:
         browser reconnects at once for the next page (its Last-Event-ID). `connection`, the
         client's socket (gunicorn's), gets SEND_TIMEOUT, and is shut at once when the hub closes
         the stream for being too slow: its greenlet may be stuck writing."""
-        hub, heartbeat = self.hub, self.heartbeat
+        hub = self.hub
         if connection is not None:
             connection.settimeout(SEND_TIMEOUT)
             connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
@@ -120,13 +120,13 @@ class Realtime:
                 if more:
                     return
                 while True:
-                    item = subscriber.next(timeout=heartbeat)
+                    item = subscriber.next()
                     if item is CLOSE:
                         return
-                    if item is None:
-                        yield sse.comment("heartbeat").encode()
+                    if item is BEAT:
+                        yield HEARTBEAT_COMMENT
                     elif item[0] not in replayed:
-                        yield item[1].encode()
+                        yield item[1]  # bytes encoded once for every stream (Publication.wire_for)
             finally:
                 hub.unsubscribe(subscriber)
 

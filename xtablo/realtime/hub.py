@@ -6,26 +6,42 @@ client too slow to read what it is sent, is closed rather than allowed to slow t
 grow the worker's memory. Its browser reconnects with `Last-Event-ID` and the database replays
 what it missed (xtablo/blueprints/chat/stream.py).
 
-What a publication carries is rendered once per *variant* of reader (language and time zone:
-the fragment's words and clock), whatever the number of subscribers: one tablo's readers share
-one or two variants, so a message is rendered once or twice, not once per stream.
+A waiting stream allocates nothing. gevent's `Queue.get(timeout=...)` makes a Waiter, a Timeout,
+its libev timer and bound methods for every wait; with thousands of streams each publish left
+tens of thousands of such objects alive (they wait for the next event), the garbage collector
+found them all in its young generations, and every few messages ran a full collection of the
+worker's heap: 150-180 ms at 5,000 streams, in the middle of a fanout (bench/RESULTS.md). A
+subscriber's queue is a plain deque; its greenlet parks itself on the event loop, and one
+callback of the loop wakes every stream a publish reached (`Wakeups`); the queued item, (event
+id, bytes), is one object per variant, shared by the streams. One greenlet per hub
+(`Hub._beat`) counts quiet time and queues a heartbeat (BEAT) to the streams that had nothing
+for HEARTBEAT seconds.
+
+What a publication carries is rendered, and encoded to the bytes written on the wire, once per
+*variant* of reader (language and time zone: the fragment's words and clock), whatever the
+number of subscribers: one tablo's readers share one or two variants, so a message is rendered
+and encoded once or twice, not once per stream.
 """
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from gevent.queue import Empty, Full, Queue
+import gevent
+from gevent import get_hub, getcurrent
 
 from xtablo.realtime import sse
 
 QUEUE_SIZE = 64
+HEARTBEAT = 15.0  # seconds without an event before a stream writes a comment (keeps proxies from closing it)
+BEAT_EVERY = 1.0  # seconds between two counts of the streams' quiet time, at most
 # Streams one session may hold on a worker: a person keeps a few chat tabs open, a browser opens
 # six connections to a site over HTTP/1.1 (more over HTTP/2, through a proxy); past that it is a
 # script, and the next stream is refused (TooManyStreams, a 429) rather than one of the person's
 # tabs closed (which would reconnect, and close another, for ever).
 MAX_PER_SESSION = 50
 CLOSE = object()  # what a closed subscriber's stream reads last
+BEAT = object()  # what a stream reads when nothing came for its heartbeat
 
 
 class TooManyStreams(Exception):
@@ -41,13 +57,38 @@ class Publication:
     id: int
     name: str
     render: Callable[[Hashable], str]
-    _texts: dict = field(default_factory=dict)
+    _items: dict = field(default_factory=dict)
 
-    def text_for(self, variant: Hashable) -> str:
-        """The event as written on the wire for this variant, rendered the first time it is asked."""
-        if variant not in self._texts:
-            self._texts[variant] = sse.event(self.id, self.name, self.render(variant))
-        return self._texts[variant]
+    def item_for(self, variant: Hashable) -> tuple[int, bytes]:
+        """(event id, the event as written on the wire) for this variant, rendered the first time
+        it is asked, then the same object for every stream of the variant."""
+        if variant not in self._items:
+            self._items[variant] = (self.id, sse.event(self.id, self.name, self.render(variant)).encode())
+        return self._items[variant]
+
+
+class Wakeups:
+    """The streams to wake, all woken by one callback of the event loop (one per thread: a
+    gevent hub's loop runs in the thread that made it)."""
+
+    def __init__(self) -> None:
+        self.ready: list[Subscriber] = []
+        self.scheduled = False
+
+    def add(self, subscriber: "Subscriber") -> None:
+        self.ready.append(subscriber)
+        if not self.scheduled:
+            self.scheduled = True
+            get_hub().loop.run_callback(self.run)
+
+    def run(self) -> None:
+        """In the event loop: each parked greenlet goes on until it waits again."""
+        ready, self.ready, self.scheduled = self.ready, [], False
+        for subscriber in ready:
+            subscriber.waking = False
+            parked, subscriber.parked = subscriber.parked, None
+            if parked is not None:
+                parked.switch()
 
 
 @dataclass(eq=False)
@@ -59,24 +100,37 @@ class Subscriber:
     session_id: int
     variant: Hashable
     queue_size: int = QUEUE_SIZE
+    heartbeat: float = HEARTBEAT
     closed_because: str | None = None
     # Ends the connection at once, for a stream closed while its greenlet is stuck writing to a
     # client that does not read (set by Realtime.stream).
     abort: Callable[[], None] | None = None
 
-    def __post_init__(self) -> None:
-        # One more slot than events, kept for CLOSE: closing never finds the queue full.
-        self.queue: Queue = Queue(self.queue_size + 1)
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
-    def offer(self, event_id: int, text: str) -> bool:
-        """Queue an event without waiting; a full queue closes the subscriber (False)."""
+    def __post_init__(self) -> None:
+        self.items: deque = deque()  # (event id, bytes), BEAT or CLOSE
+        self.quiet = 0.0  # seconds since the last item, as Hub.beat counts them
+        self.parked = None  # the greenlet waiting in next(), if one does
+        self.waking = False  # its wake-up is scheduled
+
+    def offer(self, item) -> bool:
+        """Queue an item, (event id, bytes) or BEAT, without waiting; a full queue closes the
+        subscriber (False)."""
         if self.closed_because is not None:
             return False
-        if self.queue.qsize() >= self.queue_size:
+        if len(self.items) >= self.queue_size:
             self.close("slow")
             return False
-        self.queue.put_nowait((event_id, text))
+        self._put(item)
         return True
+
+    def _put(self, item) -> None:
+        self.items.append(item)
+        self.quiet = 0.0
+        if self.parked is not None and not self.waking:
+            self.waking = True
+            self.wakeups.add(self)
 
     def close(self, reason: str) -> None:
         """End the stream: what is queued is dropped (the browser resumes from the database)."""
@@ -85,22 +139,20 @@ class Subscriber:
         self.closed_because = reason
         if reason == "slow" and self.abort is not None:
             self.abort()
-        while True:
-            try:
-                self.queue.get_nowait()
-            except Empty:
-                break
-        try:
-            self.queue.put_nowait(CLOSE)
-        except Full:  # cannot happen: the queue was just emptied
-            pass
+        self.items.clear()
+        self._put(CLOSE)  # past the bound: closing never finds the queue full
 
-    def next(self, timeout: float):
-        """The next (event id, text), CLOSE, or None when nothing came within `timeout`."""
-        try:
-            return self.queue.get(timeout=timeout)
-        except Empty:
-            return None
+    def next(self, *, wait: bool = True):
+        """The next (event id, bytes), BEAT or CLOSE; waits for one (or None at once, without `wait`)."""
+        while not self.items:
+            if not wait:
+                return None
+            self.parked = getcurrent()
+            try:
+                get_hub().switch()  # until Wakeups.run (or an exception thrown into the greenlet)
+            finally:
+                self.parked = None
+        return self.items.popleft()
 
 
 class Hub:
@@ -108,14 +160,22 @@ class Hub:
         self.queue_size, self.per_session = queue_size, per_session
         self.by_tablo: dict[int, set[Subscriber]] = defaultdict(set)
         self.by_session: dict[int, list[Subscriber]] = defaultdict(list)
+        self.beat_every = BEAT_EVERY
+        self.wakeups = Wakeups()
+        self._beating = None  # the greenlet of _beat, while there are streams
 
-    def subscribe(self, tablo_id: int, *, user_id: int, session_id: int, variant: Hashable) -> Subscriber:
+    def subscribe(self, tablo_id: int, *, user_id: int, session_id: int, variant: Hashable,
+                  heartbeat: float = HEARTBEAT) -> Subscriber:
         if len(self.by_session.get(session_id, ())) >= self.per_session:
             raise TooManyStreams(session_id)
-        subscriber = Subscriber(tablo_id, user_id, session_id, variant, self.queue_size)
+        subscriber = Subscriber(tablo_id, user_id, session_id, variant, self.queue_size, heartbeat, wakeups=self.wakeups)
         self.by_tablo[tablo_id].add(subscriber)
         self.by_session[session_id].append(subscriber)
+        self.beat_every = min(self.beat_every, heartbeat / 2)
+        if self._beating is None or self._beating.dead:
+            self._beating = gevent.spawn(self._beat)
         return subscriber
+
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self.by_tablo.get(subscriber.tablo_id)
@@ -143,7 +203,7 @@ class Hub:
         ones are closed and leave the hub."""
         reached = 0
         for subscriber in list(self.by_tablo.get(publication.tablo_id, ())):
-            if subscriber.offer(publication.id, publication.text_for(subscriber.variant)):
+            if subscriber.offer(publication.item_for(subscriber.variant)):
                 reached += 1
             else:
                 self.unsubscribe(subscriber)
@@ -156,3 +216,16 @@ class Hub:
     def close_all(self, reason: str = "shutdown") -> None:
         for subscriber in self.subscribers():
             self.close(subscriber, reason)
+
+    def beat(self, seconds: float) -> None:
+        """`seconds` went by: a heartbeat (BEAT) to each stream quiet for its heartbeat."""
+        for subscriber in self.subscribers():
+            subscriber.quiet += seconds
+            if subscriber.quiet >= subscriber.heartbeat and not subscriber.offer(BEAT):
+                self.unsubscribe(subscriber)
+
+    def _beat(self) -> None:
+        """Counts the streams' quiet time while there are streams (subscribe starts it again)."""
+        while self.by_tablo:
+            gevent.sleep(self.beat_every)
+            self.beat(self.beat_every)
