@@ -7,6 +7,8 @@ access check directly. The same over a real gunicorn with two workers: tests/bro
 
 import gc
 import re
+import threading
+import time
 from types import SimpleNamespace
 
 import gevent
@@ -387,6 +389,28 @@ def test_waiting_streams_leave_nothing_for_the_garbage_collector():
     hub.close_all()
     gevent.joinall(greenlets, timeout=5)
     assert all(greenlet.dead for greenlet in greenlets)
+
+
+def test_a_stream_served_by_another_thread_is_woken_too():
+    """Under `flask run` each stream is a thread of its own, with its own gevent hub, while the
+    feed publishes from another: the stream wakes up all the same."""
+    hub = Hub()
+    subscriber = hub.subscribe(1, user_id=1, session_id=1, variant="en")
+    got, parked = [], threading.Event()
+
+    def serve():
+        parked.set()
+        got.append(subscriber.next())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert parked.wait(5)
+    deadline = time.monotonic() + 5
+    while subscriber.parked is None and time.monotonic() < deadline:  # waiting in its own hub
+        time.sleep(0.01)
+    hub.publish(counting_publication(1, 9, []))
+    thread.join(5)
+    assert got and got[0][0] == 9
 
 
 def test_a_subscriber_queue_is_bounded():

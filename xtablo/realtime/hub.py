@@ -85,10 +85,15 @@ class Wakeups:
         """In the event loop: each parked greenlet goes on until it waits again."""
         ready, self.ready, self.scheduled = self.ready, [], False
         for subscriber in ready:
-            subscriber.waking = False
-            parked, subscriber.parked = subscriber.parked, None
-            if parked is not None:
-                parked.switch()
+            _wake(subscriber)
+
+
+def _wake(subscriber: "Subscriber") -> None:
+    """In the event loop of the subscriber's thread: its greenlet goes on, if it still waits."""
+    subscriber.waking = False
+    parked, subscriber.parked = subscriber.parked, None
+    if parked is not None:
+        parked.switch()
 
 
 @dataclass(eq=False)
@@ -112,6 +117,7 @@ class Subscriber:
         self.items: deque = deque()  # (event id, bytes), BEAT or CLOSE
         self.quiet = 0.0  # seconds since the last item, as Hub.beat counts them
         self.parked = None  # the greenlet waiting in next(), if one does
+        self.parked_hub = None  # and the gevent hub of its thread
         self.waking = False  # its wake-up is scheduled
 
     def offer(self, item) -> bool:
@@ -130,7 +136,10 @@ class Subscriber:
         self.quiet = 0.0
         if self.parked is not None and not self.waking:
             self.waking = True
-            self.wakeups.add(self)
+            if self.parked_hub is get_hub():
+                self.wakeups.add(self)
+            else:  # a stream served by another thread (`flask run`): woken by its own loop
+                self.parked_hub.loop.run_callback_threadsafe(_wake, self)
 
     def close(self, reason: str) -> None:
         """End the stream: what is queued is dropped (the browser resumes from the database)."""
@@ -147,7 +156,7 @@ class Subscriber:
         while not self.items:
             if not wait:
                 return None
-            self.parked = getcurrent()
+            self.parked, self.parked_hub = getcurrent(), get_hub()
             try:
                 get_hub().switch()  # until Wakeups.run (or an exception thrown into the greenlet)
             finally:
