@@ -35,6 +35,7 @@ from xtablo.realtime import sse
 QUEUE_SIZE = 64
 HEARTBEAT = 15.0  # seconds without an event before a stream writes a comment (keeps proxies from closing it)
 BEAT_EVERY = 1.0  # seconds between two counts of the streams' quiet time, at most
+OTHER_THREAD_POLL = 0.1  # seconds between two looks at its queue, for a stream of another thread
 # Streams one session may hold on a worker: a person keeps a few chat tabs open, a browser opens
 # six connections to a site over HTTP/1.1 (more over HTTP/2, through a proxy); past that it is a
 # script, and the next stream is refused (TooManyStreams, a 429) rather than one of the person's
@@ -68,10 +69,11 @@ class Publication:
 
 
 class Wakeups:
-    """The streams to wake, all woken by one callback of the event loop (one per thread: a
-    gevent hub's loop runs in the thread that made it)."""
+    """The streams to wake, all woken by one callback of the event loop of the thread that
+    publishes (a gevent worker has one thread; its streams are greenlets of it)."""
 
     def __init__(self) -> None:
+        self.hub = get_hub()  # the publishing thread's: streams of other threads poll (Subscriber.next)
         self.ready: list[Subscriber] = []
         self.scheduled = False
 
@@ -79,7 +81,7 @@ class Wakeups:
         self.ready.append(subscriber)
         if not self.scheduled:
             self.scheduled = True
-            get_hub().loop.run_callback(self.run)
+            self.hub.loop.run_callback(self.run)
 
     def run(self) -> None:
         """In the event loop: each parked greenlet goes on until it waits again."""
@@ -89,7 +91,7 @@ class Wakeups:
 
 
 def _wake(subscriber: "Subscriber") -> None:
-    """In the event loop of the subscriber's thread: its greenlet goes on, if it still waits."""
+    """In the event loop: the subscriber's greenlet goes on, if it still waits."""
     subscriber.waking = False
     parked, subscriber.parked = subscriber.parked, None
     if parked is not None:
@@ -117,7 +119,6 @@ class Subscriber:
         self.items: deque = deque()  # (event id, bytes), BEAT or CLOSE
         self.quiet = 0.0  # seconds since the last item, as Hub.beat counts them
         self.parked = None  # the greenlet waiting in next(), if one does
-        self.parked_hub = None  # and the gevent hub of its thread
         self.waking = False  # its wake-up is scheduled
 
     def offer(self, item) -> bool:
@@ -136,10 +137,7 @@ class Subscriber:
         self.quiet = 0.0
         if self.parked is not None and not self.waking:
             self.waking = True
-            if self.parked_hub is get_hub():
-                self.wakeups.add(self)
-            else:  # a stream served by another thread (`flask run`): woken by its own loop
-                self.parked_hub.loop.run_callback_threadsafe(_wake, self)
+            self.wakeups.add(self)
 
     def close(self, reason: str) -> None:
         """End the stream: what is queued is dropped (the browser resumes from the database)."""
@@ -156,7 +154,12 @@ class Subscriber:
         while not self.items:
             if not wait:
                 return None
-            self.parked, self.parked_hub = getcurrent(), get_hub()
+            if get_hub() is not self.wakeups.hub:
+                # A stream served by a thread of its own (`flask run`): a greenlet cannot be
+                # woken from another thread, and nothing else keeps this thread's loop waiting.
+                gevent.sleep(OTHER_THREAD_POLL)
+                continue
+            self.parked = getcurrent()
             try:
                 get_hub().switch()  # until Wakeups.run (or an exception thrown into the greenlet)
             finally:
