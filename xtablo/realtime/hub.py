@@ -23,18 +23,24 @@ number of subscribers: one tablo's readers share one or two variants, so a messa
 and encoded once or twice, not once per stream.
 """
 
+import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from sys import getswitchinterval
+from time import perf_counter
 
 import gevent
 from gevent import get_hub, getcurrent
 
 from xtablo.realtime import sse
 
+log = logging.getLogger(__name__)
+
 QUEUE_SIZE = 64
 HEARTBEAT = 15.0  # seconds without an event before a stream writes a comment (keeps proxies from closing it)
 BEAT_EVERY = 1.0  # seconds between two counts of the streams' quiet time, at most
+WAKE_BATCH = 50  # streams woken between two looks at the clock (Wakeups.run)
 OTHER_THREAD_POLL = 0.1  # seconds between two looks at its queue, for a stream of another thread
 # Streams one session may hold on a worker: a person keeps a few chat tabs open, a browser opens
 # six connections to a site over HTTP/1.1 (more over HTTP/2, through a proxy); past that it is a
@@ -76,6 +82,7 @@ class Wakeups:
         self.hub = get_hub()  # the publishing thread's: streams of other threads poll (Subscriber.next)
         self.ready: list[Subscriber] = []
         self.scheduled = False
+        self._later = None  # a timer of the loop, for the rest of a long turn (made once)
 
     def add(self, subscriber: "Subscriber") -> None:
         self.ready.append(subscriber)
@@ -84,10 +91,25 @@ class Wakeups:
             self.hub.loop.run_callback(self.run)
 
     def run(self) -> None:
-        """In the event loop: each parked greenlet goes on until it waits again."""
+        """In the event loop: each parked greenlet goes on until it waits again. A turn lasts
+        one switch interval at most (gevent's, 5 ms): the rest waits for a timer, which the loop
+        runs after it has looked at its sockets, so a fanout to thousands of streams does not
+        keep the worker's other connections (requests, database replies) waiting for its end."""
         ready, self.ready, self.scheduled = self.ready, [], False
-        for subscriber in ready:
-            _wake(subscriber)
+        until = perf_counter() + getswitchinterval()
+        for done, subscriber in enumerate(ready, 1):
+            try:
+                _wake(subscriber)
+            except Exception:  # a bare greenlet that died of it: the others are still woken
+                log.exception("realtime: a stream's greenlet failed")
+            if done % WAKE_BATCH == 0 and perf_counter() > until and done < len(ready):
+                self.ready[:0] = ready[done:]  # ahead of those added meanwhile
+                if not self.scheduled:
+                    self.scheduled = True
+                    if self._later is None:
+                        self._later = self.hub.loop.timer(0)
+                    self._later.start(self.run)
+                return
 
 
 def _wake(subscriber: "Subscriber") -> None:
