@@ -53,8 +53,11 @@ def test_a_gunicorn_worker_compiles_the_templates_and_freezes_the_loaded_app_bef
     app.jinja_env.cache.clear()
     assert gc.get_freeze_count() == 0
     try:
-        conf.post_worker_init(SimpleNamespace(wsgi=app))
+        conf.post_worker_init(SimpleNamespace(wsgi=app, alive=True))
         assert gc.get_freeze_count() > 100_000
         assert len(app.jinja_env.cache) == len(templates) > 50
     finally:
         gc.unfreeze()
+        # post_worker_init also started the chat's feed: stopped, or its greenlet would go on
+        # polling in this process whenever a later test runs gevent's loop.
+        app.extensions["xtablo_realtime"].feed.stop()

@@ -170,10 +170,12 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (!event.detail.elt.closest || !event.detail.elt.closest("#older-messages")) return;
     var first = document.querySelector("#messages > .message");
-    olderAnchor = first ? { item: first, top: first.getBoundingClientRect().top } : null;
+    olderAnchor = first ? { item: first, top: first.getBoundingClientRect().top, link: event.detail.elt } : null;
   });
-  document.addEventListener("htmx:afterSwap", function () {
-    if (!olderAnchor) return;
+  document.addEventListener("htmx:afterSwap", function (event) {
+    // Only the swap of that request: a message the stream swaps in meanwhile is not it.
+    var config = event.detail.requestConfig;
+    if (!olderAnchor || !config || config.elt !== olderAnchor.link) return;
     window.scrollBy(0, olderAnchor.item.getBoundingClientRect().top - olderAnchor.top);
     olderAnchor = null;
   });
