@@ -126,7 +126,7 @@ class Realtime:
                     if item is BEAT:
                         yield HEARTBEAT_COMMENT
                     elif item[0] not in replayed:
-                        yield item[1]  # bytes encoded once for every stream (Publication.wire_for)
+                        yield item[1]  # bytes encoded once for every stream (Publication.item_for)
             finally:
                 hub.unsubscribe(subscriber)
 

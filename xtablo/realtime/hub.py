@@ -11,8 +11,8 @@ its libev timer and bound methods for every wait; with thousands of streams each
 tens of thousands of such objects alive (they wait for the next event), the garbage collector
 found them all in its young generations, and every few messages ran a full collection of the
 worker's heap: 150-180 ms at 5,000 streams, in the middle of a fanout (bench/RESULTS.md). A
-subscriber's queue is a plain deque; its greenlet parks itself on the event loop, and one
-callback of the loop wakes every stream a publish reached (`Wakeups`); the queued item, (event
+subscriber's queue is a plain deque; its greenlet parks itself on the event loop, and a
+callback of the loop wakes the streams a publish reached, 5 ms at a time (`Wakeups`); the queued item, (event
 id, bytes), is one object per variant, shared by the streams. One greenlet per hub
 (`Hub._beat`) counts quiet time and queues a heartbeat (BEAT) to the streams that had nothing
 for HEARTBEAT seconds.
@@ -209,7 +209,6 @@ class Hub:
         if self._beating is None or self._beating.dead:
             self._beating = gevent.spawn(self._beat)
         return subscriber
-
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self.by_tablo.get(subscriber.tablo_id)
