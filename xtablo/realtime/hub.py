@@ -12,10 +12,10 @@ tens of thousands of such objects alive (they wait for the next event), the garb
 found them all in its young generations, and every few messages ran a full collection of the
 worker's heap: 150-180 ms at 5,000 streams, in the middle of a fanout (bench/RESULTS.md). A
 subscriber's queue is a plain deque; its greenlet parks itself on the event loop, and a
-callback of the loop wakes the streams a publish reached, 5 ms at a time (`Wakeups`); the queued item, (event
-id, bytes), is one object per variant, shared by the streams. One greenlet per hub
-(`Hub._beat`) counts quiet time and queues a heartbeat (BEAT) to the streams that had nothing
-for HEARTBEAT seconds.
+callback of the loop wakes the streams a publish reached, 5 ms at a time (`Wakeups`); the
+queued item, (event id, bytes), is one object per variant, shared by the streams. One greenlet
+per hub (`Hub._beat`) counts quiet time and queues a heartbeat (BEAT) to the streams that had
+nothing for HEARTBEAT seconds.
 
 What a publication carries is rendered, and encoded to the bytes written on the wire, once per
 *variant* of reader (language and time zone: the fragment's words and clock), whatever the
