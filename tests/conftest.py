@@ -208,7 +208,9 @@ def _push_request_context(request):
 
 @pytest.fixture
 def app(_app, app_env):
-    """The app the client talks to (the "server")."""
+    """The app the client talks to (the "server"), its Redis counters empty from the start: a key
+    left by anything that escaped a teardown would count against this test's attempts."""
+    clear_redis(app_env)
     yield _app
     # The test's own session went with its app context (Flask-SQLAlchemy removes it on pop).
     with _app.app_context():

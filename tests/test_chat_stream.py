@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import gevent
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from xtablo.blueprints.chat import stream as chat_stream
 from xtablo.blueprints.chat.stream import ChatChanges
@@ -307,6 +308,39 @@ def test_the_feed_publishes_each_new_change_once_rendered_once_for_all_readers(a
     assert feed.poll() == 1
     assert renders == [third.id, third.id, third.id]
     assert "Modifier" in french.next(wait=False)[1].decode()
+
+
+def test_a_poll_cut_off_by_the_database_halfway_loses_nothing(app, db, chat):
+    """The database goes away between reading the log and reading the messages: the poll fails,
+    sends nothing, and the next one sends the change (it was read, not yet delivered)."""
+    hub = Hub()
+    feed = DatabaseFeed(app, hub, ChatChanges(), app.extensions["xtablo_realtime"].broker)
+    with app.app_context():
+        feed.cursor = ChangeCursor(ChatChanges().latest_id())
+    reader = hub.subscribe(chat.tablo.id, user_id=chat.owner.id, session_id=session_of(db, chat.owner), variant=("en", "UTC"))
+    message, _ = TabloMessage.create(chat.tablo, author=chat.viewer, body="Through the outage", client_key="k3")
+    db.session.commit()
+    cut = []
+
+    def close_the_connection(connection, cursor, statement, *args):
+        if "FROM tablo_messages " in statement and not cut:
+            cut.append(statement)
+            connection.connection.dbapi_connection.close()  # what a dropped connection leaves
+
+    with app.app_context():
+        engine = _db.engine
+    event.listen(engine, "before_cursor_execute", close_the_connection)
+    try:
+        with pytest.raises(SQLAlchemyError):
+            feed.poll()
+    finally:
+        event.remove(engine, "before_cursor_execute", close_the_connection)
+    assert cut, "no read of the messages"
+    assert reader.next(wait=False) is None
+    assert feed.poll() == 1
+    event_id, wire = reader.next(wait=False)
+    assert f'id="message-{message.id}"' in wire.decode() and "Through the outage" in wire.decode()
+    assert feed.poll() == 0 and reader.next(wait=False) is None  # once
 
 
 # -- The hub --------------------------------------------------------------------------------------

@@ -163,3 +163,70 @@ def test_a_message_reaches_every_stream_on_every_worker_and_a_removed_member_is_
                 stream.close()
             owner_visitor.conn.close()
             reader_visitor.conn.close()
+
+
+def test_messages_posted_at_once_on_both_workers_reach_every_stream_once_and_in_order(live_server: LiveServer) -> None:
+    """Four people's worth of connections post at the same time, landing on both workers: a
+    worker's own streams are fed by the request that committed (xtablo/realtime/feed.py,
+    `deliver`) while its feed reads the other worker's; on PostgreSQL ids are handed out before
+    the commits that make them visible, in any order. Every stream receives every message once,
+    in the order of the log: a stream that dropped after an event resumes from its id, and any
+    lower id sent after it would be lost for good."""
+    import threading
+
+    with live_app(live_server):
+        owner, reader = make_user("Olga"), make_user("Rita")
+        tablo = Tablo.create(owner=owner, title="Busy")
+        TabloMember.add(tablo, reader, Role.EDITOR, added_by=owner)
+        _db.session.commit()
+        tablo_id, emails = tablo.id, (owner.email, reader.email)
+        _db.session.commit()
+    owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
+    path = f"/tablos/{tablo_id}/messages/stream"
+    streams: list[LiveStream] = []
+    try:
+        while len(streams) < 4 or len(set(workers_of(live_server, streams))) < 2:
+            assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
+            streams.append(LiveStream(live_server, reader_visitor.cookies, path))
+        _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+        cookie = "; ".join(f"{k}={v}" for k, v in owner_visitor.cookies.items())
+        parts = urlsplit(live_server.url)
+        writers, per_writer = 4, 15
+        barrier, statuses = threading.Barrier(writers), []
+
+        def write(n: int) -> None:
+            barrier.wait(timeout=10)
+            for i in range(per_writer):
+                # A connection per post: the kernel hands each to either worker.
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(SOURCE, 0))
+                connection.request("POST", f"/tablos/{tablo_id}/messages",
+                                   body=f"csrf_token={token}&body=Writer+{n}+message+{i}&client_key=w{n}-{i}",
+                                   headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+                response = connection.getresponse()
+                response.read()
+                statuses.append(response.status)
+                connection.close()
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses == [303] * (writers * per_writer)
+
+        sent = {f"Writer {n} message {i}" for n in range(writers) for i in range(per_writer)}
+        for stream in streams:
+            ids, bodies = [], []
+            for _ in range(writers * per_writer):
+                event = stream.next_event()
+                assert event is not None and event["event"] == "message-created"
+                ids.append(int(event["id"]))
+                bodies.append(re.search(r"Writer \d+ message \d+", event["data"]).group(0))
+            assert ids == sorted(ids) and len(set(ids)) == len(ids), f"out of order or twice: {ids}"
+            assert set(bodies) == sent
+    finally:
+        for stream in streams:
+            stream.close()
+        owner_visitor.conn.close()
+        reader_visitor.conn.close()

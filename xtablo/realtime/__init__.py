@@ -83,11 +83,11 @@ class Realtime:
         return hub.subscribe(tablo_id, user_id=user_id, session_id=session_id, variant=variant, heartbeat=self.heartbeat)
 
     def announce(self, _sender=None, *, tablo_ids) -> None:
-        """These tablos' messages changed and the change is committed: streams of this worker are
-        fed at once, the other workers' when the broker has told them."""
+        """These tablos' messages changed and the change is committed: this worker's streams are
+        fed by the committing request itself (`DatabaseFeed.deliver`), the other workers' when
+        the broker has told them."""
         if self._pid == os.getpid() and self.feed is not None:
-            for tablo_id in tablo_ids:
-                self.feed.ring(tablo_id)
+            self.feed.deliver(tablo_ids)
         self.broker.announce(tablo_ids)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

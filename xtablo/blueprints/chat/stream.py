@@ -12,7 +12,9 @@ CSRF field is left empty: only a page with JavaScript receives streamed fragment
 sends the token in a header (`hx-headers` on the page's body).
 
 `ChatChanges` is the feed's `ChangeSource` (xtablo/realtime/feed.py): the log's reads and the
-access check of the worker's streams, each in a short read of its own.
+access check of the worker's streams. Each reads through the context's database session, so a
+poll of the feed (the new changes, the readers' access, the messages) is one short read on one
+pooled connection; `load` ends it.
 """
 
 from collections import defaultdict
@@ -25,7 +27,6 @@ from sqlalchemy.orm import joinedload
 
 from xtablo import timezones
 from xtablo.blueprints.chat.text import message_html
-from xtablo.database import read_connection
 from xtablo.extensions import db
 from xtablo.models import Session, TabloMember, TabloMessage, User
 from xtablo.models._types import utcnow
@@ -100,14 +101,22 @@ def replay(changes: list[MessageChange], variant) -> tuple[list[tuple[int, str, 
     return events, True
 
 
+def reading():
+    """The context's session's connection, its transaction a read (deferred on SQLite, even in a
+    context without a request, whose first transaction would otherwise begin as a write)."""
+    if db.session().in_transaction():
+        return db.session.connection()
+    return db.session.connection(execution_options={"xtablo_write": False})
+
+
 class ChatChanges:
-    """The chat's change log, as the real-time feed reads it."""
+    """The chat's change log, as the real-time feed reads it (in a context of its own, whose
+    session ends with it)."""
 
     table = MessageChange.__table__
 
     def latest_id(self) -> int:
-        with read_connection(db.engine) as connection:
-            return connection.scalar(select(func.max(self.table.c.id))) or 0
+        return reading().scalar(select(func.max(self.table.c.id))) or 0
 
     def after(self, last_id: int, missing, limit: int) -> list:
         """Changes above `last_id`, and those of the `missing` ids that have come since: one query."""
@@ -115,8 +124,7 @@ class ChatChanges:
         where = c.id > last_id
         if missing:
             where = or_(where, c.id.in_(list(missing)))
-        with read_connection(db.engine) as connection:
-            return list(connection.execute(select(c.id, c.tablo_id, c.message_id, c.kind).where(where).order_by(c.id).limit(limit)))
+        return list(reading().execute(select(c.id, c.tablo_id, c.message_id, c.kind).where(where).order_by(c.id).limit(limit)))
 
     def publications(self, changes) -> list[Publication]:
         messages, names = load(changes)
@@ -145,15 +153,15 @@ class ChatChanges:
         session_ids = sorted({subscriber.session_id for subscriber in subscribers})
         tablo_ids = sorted({subscriber.tablo_id for subscriber in subscribers})
         allowed = set()
-        with read_connection(db.engine) as connection:
-            for start in range(0, len(session_ids), ACCESS_CHUNK):
-                stmt = (
-                    select(sessions.c.id, members.c.tablo_id)
-                    .join(members, members.c.user_id == sessions.c.user_id)
-                    .where(sessions.c.id.in_(session_ids[start:start + ACCESS_CHUNK]), sessions.c.ended_at.is_(None),
-                           sessions.c.last_seen_at >= now - config["SESSION_IDLE_TIMEOUT"],
-                           sessions.c.created_at >= now - config["SESSION_LIFETIME"],
-                           members.c.tablo_id.in_(tablo_ids))
-                )
-                allowed.update(tuple(row) for row in connection.execute(stmt))
+        connection = reading()
+        for start in range(0, len(session_ids), ACCESS_CHUNK):
+            stmt = (
+                select(sessions.c.id, members.c.tablo_id)
+                .join(members, members.c.user_id == sessions.c.user_id)
+                .where(sessions.c.id.in_(session_ids[start:start + ACCESS_CHUNK]), sessions.c.ended_at.is_(None),
+                       sessions.c.last_seen_at >= now - config["SESSION_IDLE_TIMEOUT"],
+                       sessions.c.created_at >= now - config["SESSION_LIFETIME"],
+                       members.c.tablo_id.in_(tablo_ids))
+            )
+            allowed.update(tuple(row) for row in connection.execute(stmt))
         return [subscriber for subscriber in subscribers if (subscriber.session_id, subscriber.tablo_id) not in allowed]
