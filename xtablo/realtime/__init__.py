@@ -24,6 +24,7 @@ import os
 import socket
 from collections.abc import Callable, Hashable, Iterator
 
+import gevent
 from flask import Flask, current_app
 
 from xtablo.realtime import brokers, sse
@@ -86,8 +87,15 @@ class Realtime:
         """These tablos' messages changed and the change is committed: this worker's streams are
         fed by the committing request itself (`DatabaseFeed.deliver`), the other workers' when
         the broker has told them."""
-        if self._pid == os.getpid() and self.feed is not None:
-            self.feed.deliver(tablo_ids)
+        feed = self.feed if self._pid == os.getpid() else None
+        if feed is not None and feed.delivers_inline:
+            # The broker is told from a greenlet of its own: the other workers read while this one does.
+            gevent.spawn(self.broker.announce, tablo_ids)
+            feed.deliver(tablo_ids)
+            return
+        if feed is not None:
+            for tablo_id in tablo_ids:
+                feed.ring(tablo_id)
         self.broker.announce(tablo_ids)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

@@ -132,15 +132,18 @@ class DatabaseFeed:
         if tablo_id is None or tablo_id in self.hub.by_tablo:
             self.rung.set()
 
+    @property
+    def delivers_inline(self) -> bool:
+        """Whether a committing request may poll in its own greenlet: in a gevent worker whose
+        feed runs (elsewhere the request is a thread of its own, and the feed is only rung)."""
+        return bool(self.greenlets) and monkey.is_module_patched("socket")
+
     def deliver(self, tablo_ids) -> None:
         """A request of this worker committed changes to these tablos: poll now, in its greenlet,
         before it goes on to build its answer, so that its own worker's streams do not wait for
-        the feed's greenlet, then for the request's rendering, at every query of the poll. Outside
-        a gevent worker, or when nobody here listens, the feed is only rung."""
-        listened = [tablo_id for tablo_id in tablo_ids if tablo_id in self.hub.by_tablo]
-        if not listened or not self.greenlets or not monkey.is_module_patched("socket"):
-            for tablo_id in listened:
-                self.ring(tablo_id)
+        the feed's greenlet, then for the request's rendering, at every query of the poll. Only
+        if someone here listens to one of them."""
+        if not any(tablo_id in self.hub.by_tablo for tablo_id in tablo_ids):
             return
         try:
             self.poll()
