@@ -812,8 +812,10 @@ def machine_info() -> dict:
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        # The results file is what the benchmarks write themselves: a second run is still of the
+        # committed code.
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench/RESULTS.md"], capture_output=True, text=True, timeout=10).stdout.strip()
         if commit and dirty:
             commit += " + uncommitted changes"
     except (OSError, subprocess.SubprocessError):
