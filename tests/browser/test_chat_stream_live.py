@@ -230,3 +230,69 @@ def test_messages_posted_at_once_on_both_workers_reach_every_stream_once_and_in_
             stream.close()
         owner_visitor.conn.close()
         reader_visitor.conn.close()
+
+
+def test_a_burst_of_posts_larger_than_the_pool_is_answered_at_once(live_server: LiveServer) -> None:
+    """Forty people post to one watched tablo at the same instant, twenty or so per worker, more
+    than a worker's pool of database connections (5 + 10 overflow). Each post, once committed,
+    reads its change for its worker's streams on a pooled connection: had it kept its own while
+    waiting for that one (or for another post's read), the pool would be empty, every post
+    would wait for a connection nobody gives back, and they would all be answered at the pool's
+    timeout (30 s), with errors in the log. All answered, and every message streamed once, in order."""
+    import threading
+
+    with live_app(live_server):
+        owner, reader = make_user("Olga"), make_user("Rita")
+        tablo = Tablo.create(owner=owner, title="Rush")
+        TabloMember.add(tablo, reader, Role.EDITOR, added_by=owner)
+        _db.session.commit()
+        tablo_id, emails = tablo.id, (owner.email, reader.email)
+        _db.session.commit()
+    owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
+    path = f"/tablos/{tablo_id}/messages/stream"
+    streams: list[LiveStream] = []
+    log_before = live_server.log.stat().st_size
+    try:
+        while len(streams) < 2 or len(set(workers_of(live_server, streams))) < 2:
+            assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
+            streams.append(LiveStream(live_server, reader_visitor.cookies, path))
+        _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+        cookie = "; ".join(f"{k}={v}" for k, v in owner_visitor.cookies.items())
+        parts = urlsplit(live_server.url)
+        posts = 40
+        connections = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=60, source_address=(SOURCE, 0))
+                       for _ in range(posts)]
+        for connection in connections:
+            connection.connect()
+        barrier, answered = threading.Barrier(posts), []
+
+        def send(n: int, connection) -> None:
+            barrier.wait(timeout=10)
+            started = time.monotonic()
+            connection.request("POST", f"/tablos/{tablo_id}/messages", body=f"csrf_token={token}&body=Rush+{n}&client_key=rush-{n}",
+                               headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+            response = connection.getresponse()
+            response.read()
+            answered.append((response.status, time.monotonic() - started))
+
+        threads = [threading.Thread(target=send, args=(n, connection)) for n, connection in enumerate(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for connection in connections:
+            connection.close()
+        assert [status for status, _ in answered] == [303] * posts
+        slowest = max(seconds for _, seconds in answered)
+        assert slowest < 15, f"the slowest post took {slowest:.1f} s: they waited for the pool"
+        logged = live_server.log.read_bytes()[log_before:].decode(errors="replace")
+        assert "Traceback" not in logged and "could not" not in logged, logged[-3000:]
+        for stream in streams:
+            ids = [int(stream.next_event()["id"]) for _ in range(posts)]
+            assert ids == sorted(ids) and len(set(ids)) == posts
+    finally:
+        for stream in streams:
+            stream.close()
+        owner_visitor.conn.close()
+        reader_visitor.conn.close()

@@ -46,6 +46,7 @@ UNREAD_CAP = 100
 # Sent by the app after each commit that changed messages, with `tablo_ids` (a set).
 changes_committed = Namespace().signal("xtablo.message-changes-committed")
 CHANGED = "xtablo_changed_tablos"  # where a session keeps them until it commits
+COMMITTED = "xtablo_committed_tablos"  # then until its transaction has ended
 # The namespace of the chat's advisory locks on PostgreSQL ("chat"), the tablo id being the key.
 CHAT_LOCK = 0x63686174
 
@@ -285,12 +286,26 @@ def forget_message_changes(session: Session, transaction) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def announce_message_changes(session: Session) -> None:
-    """After the commit (never inside the transaction): tell the app which tablos' chats changed.
-    A savepoint's release (`TabloMessage.create`) fires this too, but nothing is committed yet:
-    the outer transaction's commit announces."""
+def note_committed_message_changes(session: Session) -> None:
+    """The commit went through: what it changed is announced once the transaction has ended
+    (`announce_message_changes`). A savepoint's release (`TabloMessage.create`) fires this too,
+    but nothing is committed yet: the outer transaction's commit counts."""
     if session.in_nested_transaction():
         return
     tablo_ids = session.info.pop(CHANGED, None)
+    if tablo_ids:
+        session.info[COMMITTED] = tablo_ids
+
+
+@event.listens_for(Session, "after_transaction_end")
+def announce_message_changes(session: Session, transaction) -> None:
+    """After the commit, and after the session has given its connection back to the pool (never
+    inside the transaction): tell the app which tablos' chats changed. The real-time part reads
+    the change at once on another pooled connection (xtablo/realtime/feed.py, `deliver`); holding
+    this one meanwhile, a burst of posts could take every connection of the pool and wait for one
+    more."""
+    if transaction.parent is not None:
+        return
+    tablo_ids = session.info.pop(COMMITTED, None)
     if tablo_ids and has_app_context():
         changes_committed.send(current_app._get_current_object(), tablo_ids=tablo_ids)

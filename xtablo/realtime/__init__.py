@@ -55,13 +55,15 @@ class Realtime:
         self._hub: Hub | None = None
         self.feed: DatabaseFeed | None = None
         self._alive: Callable[[], bool] = lambda: True
+        self.has_free_connection: Callable[[], bool] = lambda: True  # the app's pool (init_app)
 
     @property
     def hub(self) -> Hub:
         """This process's hub (a forked worker gets its own, never its parent's)."""
         if self._pid != os.getpid():
             self._pid, self._hub = os.getpid(), Hub(per_session=self.app.config["REALTIME_STREAMS_PER_SESSION"])
-            self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive())
+            self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive(),
+                                     has_free_connection=lambda: self.has_free_connection())
         return self._hub
 
     def start(self) -> None:
@@ -157,11 +159,14 @@ def _shut(connection) -> None:
 def init_app(app: Flask, source: ChangeSource, changes_committed) -> Realtime:
     """The app's real time: `source` says what changes look like, and `changes_committed` (a
     blinker signal sent with `tablo_ids` after each commit that changed some) is announced."""
+    from xtablo.database import has_free_connection  # noqa: PLC0415
     from xtablo.extensions import db  # noqa: PLC0415
 
     with app.app_context():
-        broker = brokers.from_config(app.config, db.engine, source.table.name)
+        engine = db.engine
+        broker = brokers.from_config(app.config, engine, source.table.name)
     realtime = app.extensions["xtablo_realtime"] = Realtime(app, source, broker)
+    realtime.has_free_connection = lambda: has_free_connection(engine)
     changes_committed.connect(realtime.announce, sender=app)
     return realtime
 

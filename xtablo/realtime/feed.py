@@ -13,8 +13,8 @@ A request that commits a change polls its own worker's feed itself, before it bu
 (`deliver`): that worker's streams then get the change without waiting for the feed's greenlet
 to be scheduled between the request's own queries and rendering (bench/RESULTS.md: a third of
 the time before the first delivery on PostgreSQL). Polls take turns (`polling`), so changes are
-published in the order of the log; a poll that fails halfway leaves the cursor where it was, and
-the next one publishes what it had read.
+published in the order of the log; a poll that fails while reading leaves the cursor where it
+was, and the next one publishes what it had read.
 
 One greenlet per worker polls; another listens to the broker (and reconnects when it fails).
 The polling greenlet also re-checks access every ACCESS_CHECK_INTERVAL: one query for all the
@@ -46,6 +46,7 @@ BATCH = 1000  # changes read at most per poll (more wait for the next one, a qua
 # A rolled-back transaction leaves its id unused for ever, hence the limit.
 GAP_WAIT = 30.0
 MAX_GAPS = 1000
+DELIVER_QUIET = 10.0  # seconds without logging another failed `deliver`
 
 
 class ChangeSource(Protocol):
@@ -96,8 +97,10 @@ class DatabaseFeed:
     """Each worker's reader of the change log, woken by its broker (see the module's docstring)."""
 
     def __init__(self, app, hub: Hub, source: ChangeSource, broker: Broker, *,
-                 access_every: float = ACCESS_CHECK_INTERVAL, alive: Callable[[], bool] = lambda: True) -> None:
+                 access_every: float = ACCESS_CHECK_INTERVAL, alive: Callable[[], bool] = lambda: True,
+                 has_free_connection: Callable[[], bool] = lambda: True) -> None:
         self.app, self.hub, self.source, self.broker = app, hub, source, broker
+        self.has_free_connection = has_free_connection
         self.access_every, self.alive = access_every, alive
         self.cursor: ChangeCursor | None = None
         self.greenlets: list = []
@@ -105,6 +108,7 @@ class DatabaseFeed:
         # One poll at a time (the feed's greenlet, a committing request's `deliver`): two reading
         # at once could publish change 11 before change 10.
         self.polling = Semaphore()
+        self.quiet_until = 0.0  # `deliver` logs no failure before then
         self.listening = False  # the broker's listener is connected (tests and the log wait for it)
 
     def start(self) -> None:
@@ -139,17 +143,26 @@ class DatabaseFeed:
         return bool(self.greenlets) and monkey.is_module_patched("socket")
 
     def deliver(self, tablo_ids) -> None:
-        """A request of this worker committed changes to these tablos: poll now, in its greenlet,
-        before it goes on to build its answer, so that its own worker's streams do not wait for
-        the feed's greenlet, then for the request's rendering, at every query of the poll. Only
-        if someone here listens to one of them."""
+        """A request of this worker committed changes to these tablos (and gave its connection
+        back): poll now, in its greenlet, before it goes on to build its answer, so that its own
+        worker's streams do not wait for the feed's greenlet, then for the request's rendering, at
+        every query of the poll. Only if someone here listens to one of them, and never waiting:
+        when a poll is under way already, or the pool has no connection free, the feed is rung
+        instead (it polls again as soon as it can), so a burst of posts does not queue up here."""
         if not any(tablo_id in self.hub.by_tablo for tablo_id in tablo_ids):
             return
-        try:
-            self.poll()
-        except Exception:  # the answer to the request stands (it is committed); the feed retries
-            log.exception("realtime: the change feed could not read the database")
+        if not self.has_free_connection() or not self.polling.acquire(blocking=False):
             self.rung.set()
+            return
+        try:
+            self._poll()
+        except Exception as error:  # the answer to the request stands (it is committed); the feed retries
+            if time.monotonic() >= self.quiet_until:  # once per outage, not once per post
+                self.quiet_until = time.monotonic() + DELIVER_QUIET
+                log.warning("realtime: a request could not deliver its change (%s); the feed will try again", error)
+            self.rung.set()
+        finally:
+            self.polling.release()
 
     def _run(self) -> None:
         next_poll = next_check = time.monotonic()
