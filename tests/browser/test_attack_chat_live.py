@@ -6,10 +6,7 @@ Tests marked DEFECT fail on the code they were written against (review-attack, 5
 
 Not browser tests, but they need the live server, which lives with them."""
 
-import http.client
-import re
 import socket
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +16,8 @@ import psycopg
 import pytest
 
 from tests.browser.conftest import LiveServer
-from tests.browser.test_chat_stream_live import LiveStream, live_app, make_user, signed_in, workers_of
+from tests.browser.test_chat_stream_live import (LiveStream, chat_token, live_app, make_user, post_at_once, signed_in,
+                                                 workers_of)
 from tests.conftest import PG_ADMIN_URL
 from xtablo.extensions import db as _db
 from xtablo.models import Role, Tablo, TabloMember, TabloMessage, User
@@ -40,10 +38,8 @@ def a_chat(server: LiveServer) -> tuple[int, int, str, str]:
 
 
 def post(visitor, tablo_id: int, body: str, key: str | None = None) -> int:
-    _, page = visitor.request("GET", f"/tablos/{tablo_id}/messages")
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
     status, _ = visitor.request("POST", f"/tablos/{tablo_id}/messages",
-                                {"csrf_token": token, "body": body, "client_key": key or uuid.uuid4().hex})
+                                {"csrf_token": chat_token(visitor, tablo_id), "body": body, "client_key": key or uuid.uuid4().hex})
     return status
 
 
@@ -97,8 +93,7 @@ def test_a_reader_that_never_reads_is_disconnected(live_server: LiveServer) -> N
         time.sleep(0.5)
         (worker,) = workers_of(live_server, [silent])
         assert worker is not None  # the stream is open, held by a worker
-        _, page = owner.request("GET", f"/tablos/{tablo_id}/messages")
-        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+        token = chat_token(owner, tablo_id)
         for n in range(300):  # each rung to the workers as it commits, as people write
             status, _ = owner.request("POST", f"/tablos/{tablo_id}/messages",
                                       {"csrf_token": token, "body": f"{n} " + "x" * 3990, "client_key": f"flood-{n}"})
@@ -124,8 +119,7 @@ def test_a_message_written_right_after_a_removal_never_reaches_the_removed_reade
     try:
         assert post(owner, tablo_id, "Before the removal") == 303
         assert "Before the removal</p>" in stream.next_event()["data"]
-        _, page = owner.request("GET", f"/tablos/{tablo_id}/messages")  # the token, ahead of time
-        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+        token = chat_token(owner, tablo_id)  # ahead of time
         with live_app(live_server, REALTIME_CHANNEL="xtablo_test_silent"):
             member = _db.session.scalar(_db.select(TabloMember).where(TabloMember.user_id == reader_id))
             member.remove(removed_by=_db.session.scalar(_db.select(User).where(User.email == owner_email)))
@@ -146,34 +140,13 @@ def test_parallel_posts_of_one_key_store_one_message(live_server: LiveServer) ->
     the real server and its database: one message, and every answer leads to it."""
     tablo_id, _, owner_email, _ = a_chat(live_server)
     first = signed_in(live_server, owner_email)
-    _, page = first.request("GET", f"/tablos/{tablo_id}/messages")
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-    parts = urlsplit(live_server.url)
-    connections = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(SOURCE, 0)) for _ in range(12)]
-    cookie = "; ".join(f"{k}={v}" for k, v in first.cookies.items())
-    barrier, answers = threading.Barrier(len(connections)), []
-
-    def send(connection) -> None:
-        barrier.wait(timeout=10)
-        connection.request("POST", f"/tablos/{tablo_id}/messages",
-                           body=f"csrf_token={token}&body=Only+once&client_key=race-key",
-                           headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-        response = connection.getresponse()
-        response.read()
-        answers.append((response.status, response.headers.get("Location")))
-
-    threads = [threading.Thread(target=send, args=(connection,)) for connection in connections]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for connection in connections:
-        connection.close()
+    answers = post_at_once(live_server, tablo_id, first.cookies,
+                           [f"csrf_token={chat_token(first, tablo_id)}&body=Only+once&client_key=race-key"] * 12)
     first.conn.close()
     with live_app(live_server, REALTIME_CHANNEL="xtablo_test_silent"):
         ids = list(_db.session.scalars(_db.select(TabloMessage.id).where(TabloMessage.tablo_id == tablo_id)))
     assert len(ids) == 1
-    assert answers == [(303, f"/tablos/{tablo_id}/messages#message-{ids[0]}")] * len(connections)
+    assert [(status, location) for status, location, _ in answers] == [(303, f"/tablos/{tablo_id}/messages#message-{ids[0]}")] * 12
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True, scope="session")

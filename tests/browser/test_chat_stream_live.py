@@ -7,6 +7,7 @@ Not a browser test, but it needs the live server, which lives with them."""
 
 import http.client
 import re
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import LiveServer
+from tests.browser.test_parallel_etapes import token_of
 from tests.browser.test_parallel_sign_in import PASSWORD, Visitor
 from tests.conftest import TestingConfig, fast_hash
 from xtablo import create_app
@@ -118,6 +120,74 @@ def workers_of(server: LiveServer, streams: list[LiveStream]) -> list[int]:
     return [owners.get(by_peer.get(stream.local_port)) for stream in streams]
 
 
+def chat_token(visitor: Visitor, tablo_id: int) -> str:
+    """The CSRF token of the Chat tab's form, read from the tab as a browser reads it."""
+    _, page = visitor.request("GET", f"/tablos/{tablo_id}/messages")
+    return token_of(page)
+
+
+def streams_on_both_workers(server: LiveServer, cookies: dict, path: str, at_least: int) -> list[LiveStream]:
+    """Streams opened one after the other until there are `at_least` and both workers hold some."""
+    streams: list[LiveStream] = []
+    try:
+        while len(streams) < at_least or len(set(workers_of(server, streams))) < 2:
+            assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(server, streams)}"
+            streams.append(LiveStream(server, cookies, path))
+    except BaseException:
+        for stream in streams:
+            stream.close()
+        raise
+    return streams
+
+
+def post_at_once(server: LiveServer, tablo_id: int, cookies: dict, forms: list[str]) -> list[tuple[int, str | None, float]]:
+    """Each form (urlencoded) posted to the Chat tab on a connection of its own, connected
+    beforehand and all released at the same instant: (status, Location, seconds) of each answer,
+    in the order they came."""
+    parts = urlsplit(server.url)
+    connections = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=60, source_address=(SOURCE, 0))
+                   for _ in forms]
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    barrier, answers = threading.Barrier(len(forms)), []
+
+    def send(connection, form: str) -> None:
+        connection.connect()
+        barrier.wait(timeout=10)
+        started = time.monotonic()
+        connection.request("POST", f"/tablos/{tablo_id}/messages", body=form,
+                           headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        response.read()
+        answers.append((response.status, response.headers.get("Location"), time.monotonic() - started))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(connections, forms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for connection in connections:
+        connection.close()
+    return answers
+
+
+@contextmanager
+def a_team_chat(server: LiveServer, title: str):
+    """Olga's tablo `title`, Rita an editor of it, both signed in: (tablo id, Olga, Rita)."""
+    with live_app(server):
+        owner, reader = make_user("Olga"), make_user("Rita")
+        tablo = Tablo.create(owner=owner, title=title)
+        TabloMember.add(tablo, reader, Role.EDITOR, added_by=owner)
+        _db.session.commit()
+        tablo_id, emails = tablo.id, (owner.email, reader.email)
+        _db.session.commit()
+    owner_visitor, reader_visitor = (signed_in(server, email) for email in emails)
+    try:
+        yield tablo_id, owner_visitor, reader_visitor
+    finally:
+        owner_visitor.conn.close()
+        reader_visitor.conn.close()
+
+
 def test_a_message_reaches_every_stream_on_every_worker_and_a_removed_member_is_cut_off(live_server: LiveServer) -> None:
     with live_app(live_server):
         owner, reader = make_user("Olga"), make_user("Rita")
@@ -130,19 +200,14 @@ def test_a_message_reaches_every_stream_on_every_worker_and_a_removed_member_is_
         _db.session.commit()
         owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
 
-        path = f"/tablos/{tablo_id}/messages/stream"
-        streams: list[LiveStream] = []
+        streams = streams_on_both_workers(live_server, reader_visitor.cookies, f"/tablos/{tablo_id}/messages/stream", 8)
         try:
-            while len(streams) < 8 or len(set(workers_of(live_server, streams))) < 2:
-                assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
-                streams.append(LiveStream(live_server, reader_visitor.cookies, path))
             workers = workers_of(live_server, streams)
             assert None not in workers and len(set(workers)) == 2
 
-            _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
-            token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
             status, _ = owner_visitor.request("POST", f"/tablos/{tablo_id}/messages",
-                                              {"csrf_token": token, "body": "Live from one worker", "client_key": "live-1"})
+                                              {"csrf_token": chat_token(owner_visitor, tablo_id),
+                                               "body": "Live from one worker", "client_key": "live-1"})
             assert status == 303
             for stream in streams:  # whichever worker served the post
                 event = stream.next_event()
@@ -172,64 +237,47 @@ def test_messages_posted_at_once_on_both_workers_reach_every_stream_once_and_in_
     the commits that make them visible, in any order. Every stream receives every message once,
     in the order of the log: a stream that dropped after an event resumes from its id, and any
     lower id sent after it would be lost for good."""
-    import threading
+    with a_team_chat(live_server, "Busy") as (tablo_id, owner, reader):
+        streams = streams_on_both_workers(live_server, reader.cookies, f"/tablos/{tablo_id}/messages/stream", 4)
+        try:
+            token, cookie = chat_token(owner, tablo_id), "; ".join(f"{k}={v}" for k, v in owner.cookies.items())
+            parts = urlsplit(live_server.url)
+            writers, per_writer = 4, 15
+            barrier, statuses = threading.Barrier(writers), []
 
-    with live_app(live_server):
-        owner, reader = make_user("Olga"), make_user("Rita")
-        tablo = Tablo.create(owner=owner, title="Busy")
-        TabloMember.add(tablo, reader, Role.EDITOR, added_by=owner)
-        _db.session.commit()
-        tablo_id, emails = tablo.id, (owner.email, reader.email)
-        _db.session.commit()
-    owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
-    path = f"/tablos/{tablo_id}/messages/stream"
-    streams: list[LiveStream] = []
-    try:
-        while len(streams) < 4 or len(set(workers_of(live_server, streams))) < 2:
-            assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
-            streams.append(LiveStream(live_server, reader_visitor.cookies, path))
-        _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
-        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-        cookie = "; ".join(f"{k}={v}" for k, v in owner_visitor.cookies.items())
-        parts = urlsplit(live_server.url)
-        writers, per_writer = 4, 15
-        barrier, statuses = threading.Barrier(writers), []
+            def write(n: int) -> None:
+                barrier.wait(timeout=10)
+                for i in range(per_writer):
+                    # A connection per post: the kernel hands each to either worker.
+                    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(SOURCE, 0))
+                    connection.request("POST", f"/tablos/{tablo_id}/messages",
+                                       body=f"csrf_token={token}&body=Writer+{n}+message+{i}&client_key=w{n}-{i}",
+                                       headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+                    response = connection.getresponse()
+                    response.read()
+                    statuses.append(response.status)
+                    connection.close()
 
-        def write(n: int) -> None:
-            barrier.wait(timeout=10)
-            for i in range(per_writer):
-                # A connection per post: the kernel hands each to either worker.
-                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(SOURCE, 0))
-                connection.request("POST", f"/tablos/{tablo_id}/messages",
-                                   body=f"csrf_token={token}&body=Writer+{n}+message+{i}&client_key=w{n}-{i}",
-                                   headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-                response = connection.getresponse()
-                response.read()
-                statuses.append(response.status)
-                connection.close()
+            threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert statuses == [303] * (writers * per_writer)
 
-        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert statuses == [303] * (writers * per_writer)
-
-        sent = {f"Writer {n} message {i}" for n in range(writers) for i in range(per_writer)}
-        for stream in streams:
-            ids, bodies = [], []
-            for _ in range(writers * per_writer):
-                event = stream.next_event()
-                assert event is not None and event["event"] == "message-created"
-                ids.append(int(event["id"]))
-                bodies.append(re.search(r"Writer \d+ message \d+", event["data"]).group(0))
-            assert ids == sorted(ids) and len(set(ids)) == len(ids), f"out of order or twice: {ids}"
-            assert set(bodies) == sent
-    finally:
-        for stream in streams:
-            stream.close()
-        owner_visitor.conn.close()
-        reader_visitor.conn.close()
+            sent = {f"Writer {n} message {i}" for n in range(writers) for i in range(per_writer)}
+            for stream in streams:
+                ids, bodies = [], []
+                for _ in range(writers * per_writer):
+                    event = stream.next_event()
+                    assert event is not None and event["event"] == "message-created"
+                    ids.append(int(event["id"]))
+                    bodies.append(re.search(r"Writer \d+ message \d+", event["data"]).group(0))
+                assert ids == sorted(ids) and len(set(ids)) == len(ids), f"out of order or twice: {ids}"
+                assert set(bodies) == sent
+        finally:
+            for stream in streams:
+                stream.close()
 
 
 def test_a_burst_of_posts_larger_than_the_pool_is_answered_at_once(live_server: LiveServer) -> None:
@@ -239,60 +287,21 @@ def test_a_burst_of_posts_larger_than_the_pool_is_answered_at_once(live_server: 
     waiting for that one (or for another post's read), the pool would be empty, every post
     would wait for a connection nobody gives back, and they would all be answered at the pool's
     timeout (30 s), with errors in the log. All answered, and every message streamed once, in order."""
-    import threading
-
-    with live_app(live_server):
-        owner, reader = make_user("Olga"), make_user("Rita")
-        tablo = Tablo.create(owner=owner, title="Rush")
-        TabloMember.add(tablo, reader, Role.EDITOR, added_by=owner)
-        _db.session.commit()
-        tablo_id, emails = tablo.id, (owner.email, reader.email)
-        _db.session.commit()
-    owner_visitor, reader_visitor = (signed_in(live_server, email) for email in emails)
-    path = f"/tablos/{tablo_id}/messages/stream"
-    streams: list[LiveStream] = []
-    log_before = live_server.log.stat().st_size
-    try:
-        while len(streams) < 2 or len(set(workers_of(live_server, streams))) < 2:
-            assert len(streams) < MAX_STREAMS, f"every stream landed on one worker: {workers_of(live_server, streams)}"
-            streams.append(LiveStream(live_server, reader_visitor.cookies, path))
-        _, page = owner_visitor.request("GET", f"/tablos/{tablo_id}/messages")
-        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-        cookie = "; ".join(f"{k}={v}" for k, v in owner_visitor.cookies.items())
-        parts = urlsplit(live_server.url)
-        posts = 40
-        connections = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=60, source_address=(SOURCE, 0))
-                       for _ in range(posts)]
-        for connection in connections:
-            connection.connect()
-        barrier, answered = threading.Barrier(posts), []
-
-        def send(n: int, connection) -> None:
-            barrier.wait(timeout=10)
-            started = time.monotonic()
-            connection.request("POST", f"/tablos/{tablo_id}/messages", body=f"csrf_token={token}&body=Rush+{n}&client_key=rush-{n}",
-                               headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-            response = connection.getresponse()
-            response.read()
-            answered.append((response.status, time.monotonic() - started))
-
-        threads = [threading.Thread(target=send, args=(n, connection)) for n, connection in enumerate(connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        for connection in connections:
-            connection.close()
-        assert [status for status, _ in answered] == [303] * posts
-        slowest = max(seconds for _, seconds in answered)
-        assert slowest < 15, f"the slowest post took {slowest:.1f} s: they waited for the pool"
-        logged = live_server.log.read_bytes()[log_before:].decode(errors="replace")
-        assert "Traceback" not in logged and "could not" not in logged, logged[-3000:]
-        for stream in streams:
-            ids = [int(stream.next_event()["id"]) for _ in range(posts)]
-            assert ids == sorted(ids) and len(set(ids)) == posts
-    finally:
-        for stream in streams:
-            stream.close()
-        owner_visitor.conn.close()
-        reader_visitor.conn.close()
+    with a_team_chat(live_server, "Rush") as (tablo_id, owner, reader):
+        streams = streams_on_both_workers(live_server, reader.cookies, f"/tablos/{tablo_id}/messages/stream", 2)
+        log_before = live_server.log.stat().st_size
+        try:
+            token, posts = chat_token(owner, tablo_id), 40
+            answers = post_at_once(live_server, tablo_id, owner.cookies,
+                                   [f"csrf_token={token}&body=Rush+{n}&client_key=rush-{n}" for n in range(posts)])
+            assert [status for status, _, _ in answers] == [303] * posts
+            slowest = max(seconds for _, _, seconds in answers)
+            assert slowest < 15, f"the slowest post took {slowest:.1f} s: they waited for the pool"
+            logged = live_server.log.read_bytes()[log_before:].decode(errors="replace")
+            assert "Traceback" not in logged and "could not" not in logged, logged[-3000:]
+            for stream in streams:
+                ids = [int(stream.next_event()["id"]) for _ in range(posts)]
+                assert ids == sorted(ids) and len(set(ids)) == posts
+        finally:
+            for stream in streams:
+                stream.close()

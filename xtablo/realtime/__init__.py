@@ -48,14 +48,15 @@ SEND_BUFFER = 64 * 1024
 
 
 class Realtime:
-    def __init__(self, app: Flask, source: ChangeSource, broker: Broker) -> None:
+    def __init__(self, app: Flask, source: ChangeSource, broker: Broker, *,
+                 has_free_connection: Callable[[], bool] = lambda: True) -> None:
         self.app, self.source, self.broker = app, source, broker
+        self.has_free_connection = has_free_connection  # whether the app's pool has one (see DatabaseFeed.deliver)
         self.heartbeat = HEARTBEAT
         self._pid: int | None = None
         self._hub: Hub | None = None
         self.feed: DatabaseFeed | None = None
         self._alive: Callable[[], bool] = lambda: True
-        self.has_free_connection: Callable[[], bool] = lambda: True  # the app's pool (init_app)
 
     @property
     def hub(self) -> Hub:
@@ -63,7 +64,7 @@ class Realtime:
         if self._pid != os.getpid():
             self._pid, self._hub = os.getpid(), Hub(per_session=self.app.config["REALTIME_STREAMS_PER_SESSION"])
             self.feed = DatabaseFeed(self.app, self._hub, self.source, self.broker, alive=lambda: self._alive(),
-                                     has_free_connection=lambda: self.has_free_connection())
+                                     has_free_connection=self.has_free_connection)
         return self._hub
 
     def start(self) -> None:
@@ -165,8 +166,8 @@ def init_app(app: Flask, source: ChangeSource, changes_committed) -> Realtime:
     with app.app_context():
         engine = db.engine
         broker = brokers.from_config(app.config, engine, source.table.name)
-    realtime = app.extensions["xtablo_realtime"] = Realtime(app, source, broker)
-    realtime.has_free_connection = lambda: has_free_connection(engine)
+    realtime = app.extensions["xtablo_realtime"] = Realtime(app, source, broker,
+                                                            has_free_connection=lambda: has_free_connection(engine))
     changes_committed.connect(realtime.announce, sender=app)
     return realtime
 
