@@ -17,8 +17,13 @@ RESUME_TIMEOUT = 20_000  # ms: the browser retries a lost stream after a growing
 
 
 def send(page: Page, text: str) -> None:
-    page.get_by_label("Message", exact=True).fill(text)
+    """Type and send a message, then wait, as a person does, for the box to be handed back empty:
+    the message itself may show first, from the stream, while the send is still answered (and
+    the form takes one send at a time)."""
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
     page.keyboard.press("Enter")
+    expect(box).to_have_value("")
 
 
 def lose_the_stream(page: Page) -> None:
