@@ -17,9 +17,8 @@ RESUME_TIMEOUT = 20_000  # ms: the browser retries a lost stream after a growing
 
 
 def send(page: Page, text: str) -> None:
-    """Type and send a message, then wait, as a person does, for the box to be handed back empty:
-    the message itself may show first, from the stream, while the send is still answered (and
-    the form takes one send at a time)."""
+    """Type and send a message: the box empties as it goes (a message sent before the last one
+    is answered goes once it is, so the order holds)."""
     box = page.get_by_label("Message", exact=True)
     box.fill(text)
     page.keyboard.press("Enter")

@@ -262,6 +262,47 @@
     if (box.form && box.value.trim() !== "") box.form.requestSubmit();
   });
 
+  // Sending a message empties the box at once, as in any chat, so that the next one can be typed
+  // while the first is on its way. The answer then brings the form back (empty after a send, with
+  // the error after a refusal): what was typed meanwhile stays in the box, after the text of a
+  // send that failed. Enter pressed meanwhile sends it once the first is answered (the form's
+  // hx-sync lets one send go at a time).
+  var sending = null, sentFrom = null, typed = "", sendNext = false;
+  function isMessageForm(event) {  // (htmx:beforeSwap is the swap target's: the list, or the fields)
+    var config = event.detail.requestConfig;
+    return !!config && !!config.elt && config.elt.id === "message-form";
+  }
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var box = document.getElementById("message-body");
+    if (!isMessageForm(event) || !box) return;
+    sending = box.value;  // already read into the request
+    sentFrom = box;
+    box.value = "";
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "message-form" || sending === null) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    sendNext = true;
+  }, true);
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var box = document.getElementById("message-body");
+    if (isMessageForm(event) && box) typed = box.value;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = document.getElementById("message-body");
+    if (!isMessageForm(event) || sending === null || !box) return;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0, sent = status >= 200 && status < 300;
+    var swapped = box !== sentFrom, since = swapped ? typed : box.value;
+    // Not sent: the server's answer holds the text (with what is wrong), else it is ours to give back.
+    var back = sent ? "" : swapped ? box.value : sending;
+    box.value = back && since ? back + "\n" + since : back || since;
+    var again = sent && sendNext && since.trim() !== "";
+    sending = null; sentFrom = null; typed = ""; sendNext = false;
+    // (once htmx has let go of this request: until then, the form's hx-sync drops a new one)
+    if (again) window.setTimeout(function () { box.form.requestSubmit(); }, 0);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     // A page that came back with errors (a form posted without htmx): start at the first field
     // to fix, which also brings it into view.
