@@ -4,8 +4,10 @@ the author edits and deletes, the page fits a phone, axe finds nothing in either
 same without JavaScript."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from babel.dates import format_timedelta
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer
@@ -300,3 +302,59 @@ def test_the_next_message_is_typed_while_the_last_one_is_on_its_way(page: Page) 
     held[0].abort()
     expect(status).to_have_text("Not sent: no connection. Your message is still in the box; send it again when you are back online.")
     expect(box).to_have_value("At the door\nRing twice")
+
+
+def test_how_long_ago_is_said_again_as_time_passes(page: Page) -> None:
+    """A chat left open says "just now", then "5 minutes ago", then "2 hours ago" without a
+    reload, in the reader's language, and keeps the exact time on hover. (The page's clock is
+    Playwright's, moved forward; the server's stays where it is.)"""
+    page.clock.install()
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    page.get_by_label("Message", exact=True).fill("Coffee?")
+    page.keyboard.press("Enter")
+    when = messages(page).first.locator("time")
+    expect(when).to_have_text("just now")
+    exact_time = when.get_attribute("title")
+    page.clock.fast_forward("05:00")
+    expect(when).to_have_text("5 minutes ago")
+    page.clock.fast_forward("01:55:00")
+    expect(when).to_have_text("2 hours ago")
+    expect(when).to_have_attribute("title", exact_time)
+
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    when = messages(page).first.locator("time")
+    expect(when).to_have_text("à l’instant")  # the server's clock: two minutes ago at most
+    page.clock.fast_forward("26:00:00")
+    expect(when).to_have_text("il y a 1 jour")
+
+
+AGES = [10, 50, 100, 200, 1000, 2700, 3200, 5000, 40000, 80000, 200000, 700000, 2000000, 5000000, 30000000, 100000000]
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_page_says_how_long_ago_in_the_words_the_server_uses(page: Page, language: str) -> None:
+    """The browser's "how long ago" (app.js) is the server's (`ago`: Babel's words, units and
+    rounding), for ages from seconds to years, so a time does not change its wording when the
+    page redraws it."""
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    page.get_by_label("Message", exact=True).fill("Coffee?")
+    page.keyboard.press("Enter")
+    expect(messages(page)).to_have_count(1)
+    if language == "fr":
+        page.get_by_label("Language").select_option("fr")
+        page.get_by_role("button", name="Change").click()
+        expect(page.locator("html")).to_have_attribute("lang", "fr")
+    said = page.evaluate("""(ages) => ages.map((seconds) => {
+        const time = document.querySelector("#messages .message-meta time");
+        time.setAttribute("datetime", new Date(Date.now() - seconds * 1000).toISOString());
+        document.dispatchEvent(new Event("visibilitychange"));  // the page is shown again
+        return time.textContent; })""", AGES)
+    just_now = {"en": "just now", "fr": "à l’instant"}[language]
+    assert said == [just_now if seconds < 45 else format_timedelta(timedelta(seconds=-seconds), add_direction=True, locale=language)
+                    for seconds in AGES]

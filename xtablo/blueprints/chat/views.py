@@ -214,12 +214,14 @@ def mark_read(tablo: Tablo, up_to: int) -> None:
 
 def fragment_context(tablo: Tablo) -> dict:
     """What `chat/_message.html` needs besides the message: the members' names (mentions), the
-    reader (whose controls are shown; see the template) and the clock."""
+    reader (whose controls are shown; see the template) and the clock (`now`: app.js says the
+    times again as they age, from the server's clock rather than the browser's)."""
     zone, now = timezones.zone(current_user.time_zone), utcnow()
     return {
         "member_names": TabloMember.names_of(tablo),
         "reader": {"id": current_user.id, "owner": tablo.current_role == Role.OWNER},
         "message_html": message_html,
+        "now": now,
         "ago": lambda instant: dates.ago(instant, now),
         "exact": lambda instant: dates.exact(instant, zone),
     }

@@ -241,6 +241,41 @@
     if (document.visibilityState === "visible" && unseen && !readTimer) readTimer = setTimeout(markRead, 500);
   });
 
+  // "3 minutes ago" is said again every half-minute while the chat is open, as the server would
+  // say it then (`ago` in xtablo/web/dates.py: "just now" under 45 s, then Babel's units, its
+  // 0.85 threshold and Python's rounding), in the page's language; the exact time stays in the
+  // title. Measured on the server's clock (the list's data-now), not on a browser's that is off.
+  var AGO_UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+                   ["hour", 3600], ["minute", 60], ["second", 1]];
+  var clockSkew = null;
+  function sayAgo(seconds, format, justNow) {
+    if (seconds < 45) return justNow;
+    for (var i = 0; i < AGO_UNITS.length; i++) {
+      var value = seconds / AGO_UNITS[i][1];
+      if (value < 0.85) continue;
+      var rounded = Math.round(value);
+      if (value % 1 === 0.5 && rounded % 2) rounded -= 1;  // half to even, as Python's round()
+      return format.format(-Math.max(1, rounded), AGO_UNITS[i][0]);
+    }
+    return justNow;
+  }
+  function sayTimesAgain() {
+    var list = document.getElementById("messages");
+    if (!list || !list.dataset.justNow || typeof Intl === "undefined" || !Intl.RelativeTimeFormat) return;
+    if (clockSkew === null) clockSkew = Date.now() - (Date.parse(list.dataset.now) || Date.now());
+    var format = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "always" });
+    var now = Date.now() - clockSkew;
+    list.querySelectorAll(".message-meta time[datetime]").forEach(function (time) {
+      var at = Date.parse(time.getAttribute("datetime"));
+      if (!isNaN(at)) time.textContent = sayAgo(Math.max(0, (now - at) / 1000), format, list.dataset.justNow);
+    });
+  }
+  sayTimesAgain();  // (app.js is deferred: the page is there, just drawn, to measure the skew by)
+  window.setInterval(sayTimesAgain, 30000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") sayTimesAgain();
+  });
+
   // The browser resumes a dropped stream by itself (its Last-Event-ID); when it gives up (the
   // server was down), the extension opens a new one at the page's address, which names the last
   // change the page was drawn with: it then starts from the last one received instead.
