@@ -143,3 +143,54 @@ def test_a_new_message_is_read_out_and_a_lost_stream_is_said(page: Page, browser
         expect(viewer.locator("#chat-status")).to_be_hidden(timeout=RESUME_TIMEOUT)  # back
     finally:
         viewer_context.close()
+
+
+def stream_requests(page: Page) -> list:
+    """Every request the page makes for its chat's stream from now on, HEAD or GET."""
+    seen: list = []
+    page.on("request", lambda request: seen.append(request.method) if "/messages/stream" in request.url else None)
+    return seen
+
+
+def test_a_chat_that_cannot_come_back_says_why_and_stops_trying(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    """The viewer is removed from the tablo while reading its chat: their stream closes, and the
+    page says the chat is no longer theirs instead of "Reconnecting…" forever. The owner signs
+    out in another tab: their open chat says they are signed out. Neither page keeps asking."""
+    viewer_context = other_person(browser, live_server, {})
+    try:
+        viewer = viewer_context.new_page()
+        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
+        for person in (page, viewer):
+            person.goto(board_url)
+            open_chat(person)
+            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+        send(page, "Bye Vic")
+        expect_messages(viewer, ["Bye Vic"])
+
+        viewer_asks = stream_requests(viewer)
+        members = page.context.new_page()
+        members.goto(board_url)
+        members.get_by_role("link", name="Members").click()
+        members.get_by_role("link", name="Remove Vic").click()
+        members.get_by_role("button", name="Remove Vic").click()
+        expect(members.get_by_role("link", name="Remove Vic")).to_have_count(0)
+        status = viewer.locator("#chat-status")
+        expect(status).to_have_text("This chat is no longer open to you: the tablo was deleted, "
+                                    "or you are no longer one of its members.", timeout=RESUME_TIMEOUT)
+        expect(viewer.locator("#messages[sse-connect]")).to_have_count(0)
+        asked = len(viewer_asks)
+        viewer.wait_for_timeout(3000)  # the extension would have tried again twice by now
+        assert len(viewer_asks) == asked, viewer_asks
+
+        owner_asks = stream_requests(page)
+        members.get_by_role("button", name="Sign out").click()
+        expect(members.get_by_text("You are signed out.")).to_be_visible()
+        members.close()
+        status = page.locator("#chat-status")
+        expect(status).to_have_text("You are signed out: this chat no longer updates. "
+                                    "Reload the page to sign in again (copy your message first).", timeout=RESUME_TIMEOUT)
+        asked = len(owner_asks)
+        page.wait_for_timeout(3000)
+        assert len(owner_asks) == asked, owner_asks
+    finally:
+        viewer_context.close()

@@ -186,10 +186,25 @@
     var status = document.getElementById("chat-status");
     if (!status) return;
     status.hidden = !kind;
-    status.classList.toggle("flash-error", kind === "offline" || kind === "failed");
+    status.classList.toggle("flash-error", kind !== "reconnecting");
     status.textContent = kind ? status.dataset[kind] : "";
   }
   document.addEventListener("htmx:sseError", function () { chatStatus("reconnecting"); });
+  // When the browser gives up on the stream (refused, or the server down), the chat asks the
+  // stream's address why (HEAD: access is checked, nothing is held): signed out, or no longer a
+  // member (or the tablo deleted), it says so and stops trying; else it keeps reconnecting.
+  document.addEventListener("htmx:sseError", function (event) {
+    var list = document.getElementById("messages"), source = event.detail.source;
+    if (!list || event.detail.elt !== list || !source || source.readyState !== EventSource.CLOSED) return;
+    fetch(source.url, { method: "HEAD", credentials: "same-origin", redirect: "manual", cache: "no-store" })
+      .then(function (response) {
+        var why = response.type === "opaqueredirect" || response.status === 401 ? "signedOut"
+                : response.status === 403 || response.status === 404 ? "gone" : null;
+        if (!why) return;
+        list.removeAttribute("sse-connect");  // the extension's next try finds no address
+        chatStatus(why);
+      }, function () { /* no connection: the extension tries again */ });
+  });
   document.addEventListener("htmx:sseOpen", function () {
     var status = document.getElementById("chat-status");
     if (status && !status.classList.contains("flash-error")) chatStatus(null);
