@@ -274,10 +274,10 @@ def test_hostile_stream_cursors_are_never_an_error(client, chat, raw):  # noqa: 
     "/tablos/0/messages", "/tablos/-1/messages", "/tablos/2147483648/messages", "/tablos/99999999999999999999/messages",
     "/tablos/1.0/messages", "/tablos/{tablo}/messages/0/edit",
     "/tablos/{tablo}/messages/2147483648/edit", "/tablos/{tablo}/messages/-1/delete", "/tablos/{tablo}/messages/stream/x",
-    "/tablos/{tablo}/messages/%00/edit",
+    "/tablos/{tablo}/messages/%00/edit", "/tablos/0{tablo}/messages", "/tablos/{tablo}/messages/0{message}/edit",
 ])
 def test_malformed_ids_in_the_address_are_404(client, db, chat, path):  # noqa: F811
-    url = path.format(tablo=chat.tablo.id)
+    url = path.format(tablo=chat.tablo.id, message=chat.first.id)
     assert client.get(url).status_code == 404
     assert client.post(url, data={"body": "x"}).status_code in (404, 405)
     assert len(messages_in(db, chat.tablo)) == 2

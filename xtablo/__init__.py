@@ -15,7 +15,10 @@ from xtablo.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 class IdConverter(IntegerConverter):
-    """A database id: a positive integer that fits PostgreSQL's `integer`, else a 404."""
+    """A database id: a positive integer that fits PostgreSQL's `integer`, written without
+    leading zeros (one address per page: `/tablos/01` is not `/tablos/1`), else a 404."""
+
+    regex = r"[1-9]\d*"
 
     def __init__(self, map):
         super().__init__(map, min=1, max=2**31 - 1)
