@@ -241,6 +241,21 @@ def test_the_access_log_never_shows_a_reset_token():
     assert accesslog.redact("GET /password/forgot HTTP/1.1") == "GET /password/forgot HTTP/1.1"
 
 
+def test_the_access_log_never_shows_a_sign_in_code():
+    """Google's answer comes back as `/auth/google/callback?code=...&state=...`: the code is
+    redacted wherever the log format shows it (request line, query string, a Referer)."""
+    path = Path(__file__).resolve().parent.parent / "xtablo" / "web" / "accesslog.py"
+    spec = importlib.util.spec_from_file_location("accesslog", path)
+    accesslog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accesslog)
+    assert (accesslog.redact("GET /auth/google/callback?code=4/0AfJohX-a_b&state=S1 HTTP/1.1")
+            == "GET /auth/google/callback?code=[redacted]&state=S1 HTTP/1.1")
+    assert accesslog.redact("state=S1&code=4/0AfJohX") == "state=S1&code=[redacted]"
+    assert accesslog.redact("code=4/0AfJohX&state=S1") == "code=[redacted]&state=S1"
+    assert accesslog.redact("http://127.0.0.1/auth/google/callback?id_token=eyJ.x.y") == "http://127.0.0.1/auth/google/callback?id_token=[redacted]"
+    assert accesslog.redact("GET /tablos?zipcode=75001 HTTP/1.1") == "GET /tablos?zipcode=75001 HTTP/1.1"
+
+
 def test_the_reset_unlinks_the_providers_that_do_not_vouch_for_the_email(client, db, caplog, make_user):
     """The link proves the mailbox, not whoever linked a Google or Apple account: only one that
     vouches for that very address (verified by the provider) stays linked, and the page says so."""

@@ -8,7 +8,9 @@ import re
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from tests.browser.conftest import LiveServer
 from tests.browser.test_accessibility import SCHEMES, Axe
+from tests.browser.test_invitation_link import access_log_lines
 from tests.browser.test_board_flow import PASSWORD, sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -20,7 +22,7 @@ def callback_posts(page: Page) -> list[Request]:
     return posts
 
 
-def test_continue_with_google_end_to_end(page: Page, google) -> None:
+def test_continue_with_google_end_to_end(page: Page, google, live_server: LiveServer) -> None:
     google.sign_in_as(sub="g-browser", email="grace@gmail.com", name="Grace Hopper")
     page.goto("/login?next=/tablos/new")
     page.get_by_role("link", name="Continue with Google").click()
@@ -28,6 +30,10 @@ def test_continue_with_google_end_to_end(page: Page, google) -> None:
     page.get_by_role("button", name="Allow").click()
     expect(page).to_have_url(re.compile(r"/tablos/new$"))
     expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible()
+    # Google's code came back in the address; the access log keeps the visit, not the code.
+    log = access_log_lines(live_server, containing=["/auth/google/callback"])
+    codes = re.findall(r"\bcode=([^&\s\"]+)", log)
+    assert codes and set(codes) == {"[redacted]"}, codes
 
 
 def test_cancelling_at_google_comes_back_with_a_sentence(page: Page, google) -> None:

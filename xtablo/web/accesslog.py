@@ -1,5 +1,6 @@
 """gunicorn's access log without invitation-link tokens (nor those of the mailed links: password
-reset, email verification, email change).
+reset, email verification, email change), nor the authorization codes Google and Apple send to
+the sign-in callback (`/auth/google/callback?code=...`: Apple posts its own, out of the log).
 
 The database keeps only a hash of each invitation link's token; the access log must not keep the
 token itself. It shows up in the request line (`GET /join/<token>`), in the sign-in redirect's
@@ -26,12 +27,19 @@ _SLASH = r"(?:/|%(?:25)*2[fF])"
 # and calendar feeds (/calendar/<token>.ics).
 JOIN_TOKEN = re.compile(rf"({_SLASH}(?:join|password{_SLASH}reset|email{_SLASH}verify|email{_SLASH}confirm|calendar){_SLASH})[^/?&#\s\"']+")
 _WORDS = ("join", "reset", "verify", "confirm", "calendar")
+# An OpenID Connect answer in a query: its code (and any token a provider would put there).
+# (gunicorn's `q` atom is the query without its "?".)
+OAUTH_CODE = re.compile(r"((?:^|[?&])(?:code|id_token|access_token)=)[^&#\s\"']+")
 
 
 def redact(value):
-    """`value` without invitation tokens. A value that only names `join` once percent-decoded
+    """`value` without invitation tokens or sign-in codes. A value that only names `join` once percent-decoded
     (`/jo%69n/<token>` reaches the same page) is logged decoded, its token redacted."""
-    if not isinstance(value, str) or ("%" not in value and not any(word in value for word in _WORDS)):
+    if not isinstance(value, str):
+        return value
+    if "=" in value:
+        value = OAUTH_CODE.sub(r"\g<1>" + REDACTED, value)
+    if "%" not in value and not any(word in value for word in _WORDS):
         return value
     if any(word in value for word in _WORDS):
         value = JOIN_TOKEN.sub(r"\g<1>" + REDACTED, value)
