@@ -375,6 +375,28 @@ def test_one_rendering_per_variant_whatever_the_number_of_subscribers():
     assert sorted(calls) == [("en", "UTC"), ("fr", "Europe/Paris")]
 
 
+def test_a_change_that_cannot_be_rendered_costs_only_the_streams_it_could_not_reach(caplog):
+    """A rendering that fails (a bug in the French fragment, say) is logged once; the French
+    streams are closed, to resume from the database, where the change is; the English ones get
+    it; and the next changes reach everyone still open."""
+    hub = Hub()
+    english = [hub.subscribe(1, user_id=n, session_id=n, variant="en") for n in (1, 2)]
+    french = [hub.subscribe(1, user_id=n, session_id=n, variant="fr") for n in (3, 4)]
+
+    def render(variant):
+        if variant == "fr":
+            raise KeyError("a template's missing key")
+        return "<li>7</li>"
+
+    with caplog.at_level("ERROR", logger="xtablo.realtime.hub"):
+        assert hub.publish(Publication(1, 7, "message-created", render)) == 2
+    assert [record.getMessage() for record in caplog.records] == ["realtime: change 7 of tablo 1 could not be rendered"]
+    assert all(subscriber.next(wait=False)[0] == 7 for subscriber in english)
+    assert all(subscriber.closed_because == "error" and subscriber.next(wait=False) is CLOSE for subscriber in french)
+    assert hub.publish(counting_publication(1, 8, [])) == 2
+    assert all(subscriber.next(wait=False)[0] == 8 for subscriber in english)
+
+
 def test_closing_every_stream_at_shutdown():
     hub = Hub()
     subscribers = [hub.subscribe(t, user_id=1, session_id=1, variant="en") for t in (1, 1, 2)]

@@ -66,11 +66,16 @@ class Publication:
     render: Callable[[Hashable], str]
     _items: dict = field(default_factory=dict)
 
-    def item_for(self, variant: Hashable) -> tuple[int, bytes]:
+    def item_for(self, variant: Hashable) -> tuple[int, bytes] | None:
         """(event id, the event as written on the wire) for this variant, rendered the first time
-        it is asked, then the same object for every stream of the variant."""
+        it is asked, then the same object for every stream of the variant; None if its rendering
+        failed (logged once)."""
         if variant not in self._items:
-            self._items[variant] = (self.id, sse.event(self.id, self.name, self.render(variant)).encode())
+            try:
+                self._items[variant] = (self.id, sse.event(self.id, self.name, self.render(variant)).encode())
+            except Exception:
+                log.exception("realtime: change %s of tablo %s could not be rendered", self.id, self.tablo_id)
+                self._items[variant] = None
         return self._items[variant]
 
 
@@ -233,10 +238,15 @@ class Hub:
 
     def publish(self, publication: Publication) -> int:
         """Hand the publication to every stream of its tablo; the number it reached. The slow
-        ones are closed and leave the hub."""
+        ones are closed and leave the hub, and so do those it could not be rendered for (a bug):
+        they resume from the database, and the other streams, and the publications after this
+        one, lose nothing."""
         reached = 0
         for subscriber in list(self.by_tablo.get(publication.tablo_id, ())):
-            if subscriber.offer(publication.item_for(subscriber.variant)):
+            item = publication.item_for(subscriber.variant)
+            if item is None:
+                self.close(subscriber, "error")
+            elif subscriber.offer(item):
                 reached += 1
             else:
                 self.unsubscribe(subscriber)
