@@ -250,58 +250,68 @@ def wait_until_held(page: Page, held: list) -> None:
 
 
 def test_the_next_message_is_typed_while_the_last_one_is_on_its_way(page: Page) -> None:
-    """A quick typist sends, then writes the next message at once. The box empties as the message
-    goes; what is typed meanwhile is neither wiped by the answer nor glued to the message sent;
-    Enter pressed meanwhile sends it as soon as the first is answered. A send that fails gives its
-    text back, before what was typed since."""
+    """A quick typist sends, then writes the next message at once. The box empties as each message
+    goes; each Enter is a message of its own, sent in order once the one before is answered, and
+    text without its Enter stays in the box; the answer leaves the box alone (the caret where it
+    was). A send that fails gives everything back, one per line: nothing is lost."""
     sign_up(page, "Ada")
     create_tablo(page, "Chantier")
     open_chat(page)
     box = page.get_by_label("Message", exact=True)
     status = page.locator("#chat-status")
 
+    # As fast as a keyboard goes, on a quick server.
+    box.click()
+    page.keyboard.type("ok\nsure\nyes\nno\n")
+    expect_messages(page, ["ok", "sure", "yes", "no"])
+    expect(box).to_have_value("")
+
+    # On a slow network: the first is on its way while two more and half of a third are typed.
     held = hold_the_next_send(page)
     box.fill("On my way")
     page.keyboard.press("Enter")
     wait_until_held(page, held)
     expect(box).to_have_value("")
     expect(box).to_be_focused()
-    page.keyboard.type("Ten minutes late")
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(200)  # a second send would have gone by now
-    expect(messages(page)).to_have_count(0)
-    expect(box).to_have_value("Ten minutes late")
+    page.keyboard.type("Ten minutes late\nSorry\nunfinished")
+    page.wait_for_timeout(200)  # a send that did not wait would have gone by now
+    expect(messages(page)).to_have_count(4)
+    expect(box).to_have_value("unfinished")
     held[0].continue_()
-    expect_messages(page, ["On my way", "Ten minutes late"])
-    expect(box).to_have_value("")
+    expect_messages(page, ["ok", "sure", "yes", "no", "On my way", "Ten minutes late", "Sorry"])
+    expect(box).to_have_value("unfinished")
     expect(box).to_be_focused()
 
-    # Typed while the send is on its way, not sent yet: kept when the answer comes.
+    # The answer comes while the caret is inside the text being written: it stays there.
     page.unroute("**/messages")
     held = hold_the_next_send(page)
     box.fill("Parking now")
     page.keyboard.press("Enter")
     wait_until_held(page, held)
-    page.keyboard.type("See you")
+    page.keyboard.type("hello world")
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
     key = page.locator("input[name=client_key]")
     sent_with = key.input_value()
     held[0].continue_()
-    expect_messages(page, ["On my way", "Ten minutes late", "Parking now"])
-    expect(key).not_to_have_value(sent_with)  # the answer's fresh form is in
-    expect(box).to_have_value("See you")
-    expect(box).to_be_focused()
+    expect(messages(page).last.locator(".message-body")).to_have_text("Parking now")
+    expect(key).not_to_have_value(sent_with)  # the answer is in
+    page.keyboard.type("X")
+    expect(box).to_have_value("helloX world")
 
-    # A send that fails: its text comes back, then what was typed since; nothing else is sent.
+    # A send that fails: its text comes back, then the one waiting, then what was typed since.
     page.unroute("**/messages")
     held = hold_the_next_send(page)
     box.fill("At the door")
     page.keyboard.press("Enter")
     wait_until_held(page, held)
     expect(box).to_have_value("")
-    page.keyboard.type("Ring twice")
+    page.keyboard.type("Ring twice\nor knock")
     held[0].abort()
     expect(status).to_have_text("Not sent: no connection. Your message is still in the box; send it again when you are back online.")
-    expect(box).to_have_value("At the door\nRing twice")
+    expect(box).to_have_value("At the door\nRing twice\nor knock")
+    page.wait_for_timeout(200)
+    expect(messages(page)).to_have_count(8)  # nothing went after the failure
 
 
 def test_how_long_ago_is_said_again_as_time_passes(page: Page) -> None:

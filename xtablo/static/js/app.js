@@ -182,11 +182,15 @@
 
   // The chat says when it is not live (the stream is reconnecting) and when a send failed (no
   // connection, or a refusal such as a session that ended: the form's text stays in the box).
+  // Once the chat knows it is over for this page (signed out, no longer a member), that stays
+  // said: a send refused afterwards would only say to reload.
+  var chatOver = false;
   function chatStatus(kind) {
     var status = document.getElementById("chat-status");
-    if (!status) return;
+    if (!status || chatOver) return;
+    chatOver = kind === "signedOut" || kind === "gone";
     status.hidden = !kind;
-    status.classList.toggle("flash-error", kind !== "reconnecting");
+    status.classList.toggle("flash-error", !!kind && kind !== "reconnecting");
     status.textContent = kind ? status.dataset[kind] : "";
   }
   document.addEventListener("htmx:sseError", function () { chatStatus("reconnecting"); });
@@ -313,28 +317,43 @@
   });
 
   // Sending a message empties the box at once, as in any chat, so that the next one can be typed
-  // while the first is on its way. The answer then brings the form back (empty after a send, with
-  // the error after a refusal): what was typed meanwhile stays in the box, after the text of a
-  // send that failed. Enter pressed meanwhile sends it once the first is answered (the form's
-  // hx-sync lets one send go at a time).
-  var sending = null, sentFrom = null, typed = "", sendNext = false;
+  // while the first is on its way; the box itself stays (the answer brings only the form's next
+  // key), so what is typed, the caret and an input method's composition are left alone. One send
+  // goes at a time (the form's hx-sync): a message sent meanwhile waits in `queue`, each its own,
+  // and goes when the one before is answered. A send that fails puts its text back in the box,
+  // then those that were waiting, then what was typed since, one per line: nothing is lost.
+  var sending = null, sentFrom = null, typed = "", queue = [], next = null;
   function isMessageForm(event) {  // (htmx:beforeSwap is the swap target's: the list, or the fields)
-    var config = event.detail.requestConfig;
-    return !!config && !!config.elt && config.elt.id === "message-form";
+    var elt = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
+    return !!elt && elt.id === "message-form";
   }
+  function lines(texts) {
+    return texts.filter(function (text) { return text.trim() !== ""; }).join("\n");
+  }
+  document.addEventListener("submit", function (event) {
+    var box = document.getElementById("message-body");
+    if (event.target.id !== "message-form" || sending === null || !box) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (box.value.trim() === "") return;
+    queue.push(box.value);
+    box.value = "";
+  }, true);
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (isMessageForm(event) && next !== null) event.detail.parameters.set("body", next);
+  });
   document.addEventListener("htmx:beforeSend", function (event) {
     var box = document.getElementById("message-body");
     if (!isMessageForm(event) || !box) return;
-    sending = box.value;  // already read into the request
     sentFrom = box;
-    box.value = "";
+    if (next !== null) {  // a message that waited: the box holds what is typed now
+      sending = next;
+      next = null;
+    } else {
+      sending = box.value;  // already read into the request
+      box.value = "";
+    }
   });
-  document.addEventListener("submit", function (event) {
-    if (event.target.id !== "message-form" || sending === null) return;
-    event.preventDefault();
-    event.stopImmediatePropagation();
-    sendNext = true;
-  }, true);
   document.addEventListener("htmx:beforeSwap", function (event) {
     var box = document.getElementById("message-body");
     if (isMessageForm(event) && box) typed = box.value;
@@ -342,16 +361,37 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var box = document.getElementById("message-body");
     if (!isMessageForm(event) || sending === null || !box) return;
-    var status = event.detail.xhr ? event.detail.xhr.status : 0, sent = status >= 200 && status < 300;
-    var swapped = box !== sentFrom, since = swapped ? typed : box.value;
-    // Not sent: the server's answer holds the text (with what is wrong), else it is ours to give back.
-    var back = sent ? "" : swapped ? box.value : sending;
-    box.value = back && since ? back + "\n" + since : back || since;
-    var again = sent && sendNext && since.trim() !== "";
-    sending = null; sentFrom = null; typed = ""; sendNext = false;
-    // (once htmx has let go of this request: until then, the form's hx-sync drops a new one)
-    if (again) window.setTimeout(function () { box.form.requestSubmit(); }, 0);
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status >= 200 && status < 300) {
+      if (box.getAttribute("aria-invalid") === "true") forgetRefusal(box);
+      sending = null;
+      if (queue.length) {
+        next = queue.shift();
+        // (once htmx has let go of this request: until then, the form's hx-sync drops a new one)
+        window.setTimeout(function () { box.form.requestSubmit(); }, 0);
+      }
+    } else {
+      // Not sent: a refusal's answer holds the text (with what is wrong), else it is ours to give back.
+      var swapped = box !== sentFrom;
+      box.value = lines([swapped ? box.value : sending].concat(queue, [swapped ? typed : box.value]));
+      sending = null;
+      queue = [];
+    }
+    sentFrom = null;
+    typed = "";
   });
+  // After a refused send, the next one that goes takes the error away, as the server would draw
+  // the form: no error, the box described by its hint.
+  function forgetRefusal(box) {
+    ["message-body-error", "message-client-key-error"].forEach(function (id) {
+      var error = document.getElementById(id);
+      if (error) error.remove();
+    });
+    box.removeAttribute("aria-invalid");
+    if (box.closest(".field")) box.closest(".field").classList.remove("has-error");
+    if (document.getElementById("message-hint")) box.setAttribute("aria-describedby", "message-hint");
+    else box.removeAttribute("aria-describedby");
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
     // A page that came back with errors (a form posted without htmx): start at the first field
