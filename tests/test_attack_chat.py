@@ -152,6 +152,20 @@ def test_a_key_sent_again_with_another_text_does_not_lose_that_text(client, db, 
     assert [m.body for m in messages_in(db, chat.tablo)] == ["First", "Second", "Meeting at 10"]
 
 
+def test_a_send_whose_answer_was_lost_gives_back_only_what_was_not_stored(client, db, chat):  # noqa: F811
+    """The send reached the server but its answer was lost: the page put the text back in the box,
+    then what was typed since, one per line, and the person sends again (same key). The box then
+    keeps only the lines that were not stored, so sending them does not store the first twice."""
+    assert send(client, chat.tablo, "Meeting at 10", key="lost-answer", headers=HTMX).status_code == 201
+    again = send(client, chat.tablo, "Meeting at 10\nin room B\nbring the plans", key="lost-answer", headers=HTMX)
+    assert again.status_code == 422
+    assert re.search(r">\s*in room B\nbring the plans</textarea>", again.text)
+    assert "Your first version of this message was sent (it is above)." in html.unescape(again.text)
+    new_key = re.search(r'name="client_key" type="hidden" value="(\w+)"', again.text).group(1)
+    assert send(client, chat.tablo, "in room B\nbring the plans", key=new_key, headers=HTMX).status_code == 201
+    assert [m.body for m in messages_in(db, chat.tablo)] == ["First", "Second", "Meeting at 10", "in room B\nbring the plans"]
+
+
 def test_a_replay_of_500_worst_case_messages_does_not_hold_the_worker(client, db, chat):  # noqa: F811
     """Was a DEFECT (medium: any member stalled a gevent worker, and every stream on it, for
     seconds per request): `_trim` counted brackets over the whole address for each character it

@@ -71,8 +71,11 @@ def index(tablo_id: int):
             if not created and message.body != form.body.data:
                 # The same form sent again with another text: a correction after a send that
                 # seemed to fail, though the first version was stored. Neither is lost: the
-                # box keeps this text, with a new key, so that Send sends it too.
+                # box keeps this text, with a new key, so that Send sends it too. When the box
+                # gave back the stored text with more after it (app.js puts back a failed send's
+                # text, then what was typed since, one per line), it keeps only the more.
                 db.session.rollback()
+                form.body.data = form.body.data.removeprefix(message.body + "\n").lstrip("\n") or form.body.data
                 form.body.errors.append(_("Your first version of this message was sent (it is above). "
                                           "This text was not: press Send to send it as well."))
                 form.client_key.data = uuid4().hex
