@@ -255,3 +255,30 @@ def test_a_phone_gets_the_events_tab_without_sideways_scrolling(page: Page) -> N
     assert time["x"] + time["width"] <= viewport
     end_day, end_time = page.get_by_label("Ends on (optional)").bounding_box(), page.get_by_label("End time (optional)").bounding_box()
     assert abs(end_day["y"] - end_time["y"]) < 2, "the end day and time are not side by side"
+
+
+@pytest.mark.parametrize("context_options", [PARIS])
+def test_a_form_sent_twice_while_the_server_answers_is_posted_once(page: Page) -> None:
+    """Enter pressed again (or a second click) while a slow server has not answered yet: the
+    browser would post the form a second time, and the server would add the event twice. It is
+    posted once. The next form posts as usual."""
+    new_tablo_s_events(page)
+    fill_event(page, "Only once", today() + timedelta(days=3), "09:00")
+    posted, held = [], []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    page.route("**/events", lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    page.get_by_label("Title").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # the server is slow to answer
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # a second post would be on its way by now
+    assert len(posted) == 1, posted
+    held[0].continue_()
+    expect(page.get_by_text("Event “Only once” added.")).to_be_visible()
+    page.unroute("**/events")
+    expect(event_card(page, "Only once")).to_have_count(1)
+
+    page.get_by_text("Add an event").click()
+    fill_event(page, "And another", today() + timedelta(days=4), "10:00")
+    page.get_by_role("button", name="Add event").click()
+    expect(page.get_by_text("Event “And another” added.")).to_be_visible()

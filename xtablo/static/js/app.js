@@ -81,6 +81,25 @@
     window.setTimeout(function () { announcer.textContent = event.detail.value; }, 50);
   });
 
+  // A form posted the classic way (not htmx, which has its own hx-sync) goes once: Enter pressed
+  // again, or a second click, while a slow server has not answered would post it a second time
+  // (two events, two tablos). A while later (the person stopped the page, or the network gave
+  // up) it may go again, and a page the browser brings back from its memory starts afresh.
+  var POSTED_FOR = 10000;  // ms
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.method || form.method.toLowerCase() !== "post") return;
+    var last = Number(form.dataset.postedAt || 0);
+    if (Date.now() - last < POSTED_FOR) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.postedAt = String(Date.now());
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-posted-at]").forEach(function (form) { delete form.dataset.postedAt; });
+  });
+
   // "Copy" buttons (the calendar feed's address): copy the field they name, and say so.
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-copy]") : null;
