@@ -66,9 +66,15 @@ def sign_in_with(provider: Provider, profile: Profile) -> SignedIn | NeedsPasswo
 
 def link(user: User, provider: Provider, profile: Profile) -> UserIdentity:
     """Attach the provider's account to `user` (one per provider: unlink the old one first;
-    the user's row is locked so that two links at once cannot both pass that check)."""
+    the user's row is locked so that two links at once cannot both pass that check). Already
+    attached to this very account (another callback of the same person committed it after this
+    one looked for it: two tabs), it is that identity, not a refusal."""
     db.session.get(User, user.id, with_for_update=True)
     for identity in UserIdentity.of_user(user):
+        if identity.provider == provider.name and identity.provider_subject == profile.subject:
+            identity.refresh(profile.email, profile.email_verified)
+            vouch_for_email(user, profile)
+            return identity
         if identity.provider == provider.name:
             raise SignInRefused(_l("Your xtablo account is already linked to another %(provider)s account. Unlink it from your account page first.", provider=provider.label))
     identity = UserIdentity(
