@@ -166,6 +166,17 @@ def test_a_send_whose_answer_was_lost_gives_back_only_what_was_not_stored(client
     assert [m.body for m in messages_in(db, chat.tablo)] == ["First", "Second", "Meeting at 10", "in room B\nbring the plans"]
 
 
+
+@pytest.mark.parametrize("first", ["ok ", "ok\t", "  ok", "ok\n\n"])
+def test_a_lost_answer_is_recognised_whatever_spaces_the_first_text_had(client, db, chat, first):  # noqa: F811
+    """The text is stored without the spaces around it (a phone adds one after a word): the box's
+    first line still names the stored message."""
+    assert send(client, chat.tablo, first, key="lost-spaces", headers=HTMX).status_code == 201
+    again = send(client, chat.tablo, f"{first}\nsecond", key="lost-spaces", headers=HTMX)
+    assert again.status_code == 422
+    assert re.search(r">\s*second</textarea>", again.text)
+
+
 def test_a_replay_of_500_worst_case_messages_does_not_hold_the_worker(client, db, chat):  # noqa: F811
     """Was a DEFECT (medium: any member stalled a gevent worker, and every stream on it, for
     seconds per request): `_trim` counted brackets over the whole address for each character it

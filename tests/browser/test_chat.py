@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer
 from tests.browser.test_accessibility import SCHEMES, Axe, a_board_shared_with_a_viewer, other_person
-from tests.browser.test_board_flow import create_tablo, sign_up
+from tests.browser.test_board_flow import create_tablo, sign_in, sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -22,6 +22,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 def open_chat(page: Page) -> None:
     page.get_by_role("navigation", name="Tablo sections").get_by_role("link", name=re.compile(r"^Chat")).click()
     expect(page).to_have_url(re.compile(r"/tablos/\d+/messages$"))
+    page.wait_for_load_state()  # app.js has run: until then Enter in the box only starts a line
 
 
 def messages(page: Page):
@@ -368,3 +369,67 @@ def test_the_page_says_how_long_ago_in_the_words_the_server_uses(page: Page, lan
     just_now = {"en": "just now", "fr": "à l’instant"}[language]
     assert said == [just_now if seconds < 45 else format_timedelta(timedelta(seconds=-seconds), add_direction=True, locale=language)
                     for seconds in AGES]
+
+
+def test_a_refused_message_in_the_queue_comes_back_and_the_others_go_on(page: Page) -> None:
+    """While a send is on its way: a text too long to send, then a short one, then some typing.
+    The long one comes back to the box with what is wrong, before the typing; the short one still
+    goes, as a message of its own. The person, gone to another field meanwhile, is left there.
+    Leaving the page while messages wait to go asks first."""
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    box = page.get_by_label("Message", exact=True)
+
+    held = hold_the_next_send(page)
+    box.fill("A")
+    page.keyboard.press("Enter")
+    wait_until_held(page, held)
+    box.fill("x" * 4001)
+    page.keyboard.press("Enter")
+    page.keyboard.type("C\ntyping")
+
+    # Leaving now would lose what waits: the browser asks, and staying keeps it all.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.get_by_role("navigation", name="Tablo sections").get_by_role("link", name=re.compile(r"^Tasks")).click(no_wait_after=True)
+    page.wait_for_timeout(300)
+    assert asked == ["beforeunload"]
+    expect(page).to_have_url(re.compile(r"/messages$"))
+
+    page.get_by_label("Language").focus()  # somewhere else on the page
+    held[0].continue_()
+    expect_messages(page, ["A", "C"])
+    expect(page.locator("#message-body-error")).to_have_text("A message holds 4,000 characters at most: shorten it or send it in parts.")
+    expect(box).to_have_value("x" * 4001 + "\ntyping")
+    expect(page.get_by_label("Language")).to_be_focused()
+
+
+def test_a_send_after_being_signed_out_elsewhere_keeps_every_text_and_says_why(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    """The person's other browser signs every other one out while this one sends. The page does
+    not go to the sign-in page with the texts: it stays, puts them back in the box, and says so."""
+    email = sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    box = page.get_by_label("Message", exact=True)
+    other = browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        elsewhere = other.new_page()
+        elsewhere.goto("/login")
+        sign_in(elsewhere, email)
+        elsewhere.goto("/account/sessions")
+        held = hold_the_next_send(page)
+        box.fill("In flight")
+        page.keyboard.press("Enter")
+        wait_until_held(page, held)
+        page.keyboard.type("Waiting\ntyping")
+        elsewhere.get_by_role("button", name="Sign out all other browsers").click()
+        expect(elsewhere.get_by_text("Signed out 1 other browser.")).to_be_visible()
+    finally:
+        other.close()
+    held[0].continue_()
+    expect(page.locator("#chat-status")).to_have_text(
+        "You are signed out: this chat no longer updates. Reload the page to sign in again (copy your message first).")
+    expect(box).to_have_value("In flight\nWaiting\ntyping")
+    expect(page).to_have_url(re.compile(r"/messages$"))
+    expect(messages(page)).to_have_count(0)

@@ -35,7 +35,7 @@ from xtablo.blueprints.chat.text import message_html
 from xtablo.database import write_connection
 from xtablo.extensions import db
 from xtablo.models import ClientKeyTaken, MessageDeleted, Role, Tablo, TabloMember, TabloMessage
-from xtablo.models.message import MessageChange
+from xtablo.models.message import MessageChange, clean_body
 from xtablo.models._types import utcnow
 from xtablo.realtime import sse
 from xtablo.web import dates
@@ -75,7 +75,7 @@ def index(tablo_id: int):
                 # gave back the stored text with more after it (app.js puts back a failed send's
                 # text, then what was typed since, one per line), it keeps only the more.
                 db.session.rollback()
-                form.body.data = form.body.data.removeprefix(message.body + "\n").lstrip("\n") or form.body.data
+                form.body.data = not_yet_stored(form.body.data, message.body)
                 form.body.errors.append(_("Your first version of this message was sent (it is above). "
                                           "This text was not: press Send to send it as well."))
                 form.client_key.data = uuid4().hex
@@ -87,6 +87,16 @@ def index(tablo_id: int):
                 return after_settle(make_response(html, 201 if created else 200), focus="#message-body")
             return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message.id}"))
     return refuse_message(tablo, form)
+
+
+def not_yet_stored(text: str, stored: str) -> str:
+    """`text` without its first lines when they are the `stored` message (as stored: spaces
+    around it taken off), else all of it."""
+    lines = text.split("\n")
+    for count in range(1, len(lines)):
+        if clean_body("\n".join(lines[:count])) == stored:
+            return clean_body("\n".join(lines[count:])) or text
+    return text
 
 
 def refuse_message(tablo: Tablo, form: MessageForm):

@@ -71,7 +71,12 @@
   // keyboard focus goes, so it does not fall to <body>, and what to announce to screen readers.
   document.addEventListener("xtablo:focus", function (event) {
     var target = document.querySelector(event.detail.value);
-    if (target) target.focus();
+    if (!target) return;
+    // The message box after a send: only if the person is still at the form (its Send button,
+    // or nowhere), not if they went on elsewhere while it was on its way.
+    var form = target.closest("#message-form"), at = document.activeElement;
+    if (form && at && at !== document.body && !form.contains(at)) return;
+    target.focus();
   });
   document.addEventListener("xtablo:announce", function (event) {
     var announcer = document.getElementById("announcer");
@@ -310,6 +315,9 @@
   }
   sayTimesAgain();  // (app.js is deferred: the page is there, just drawn, to measure the skew by)
   window.setInterval(sayTimesAgain, 30000);
+  // (and when the stream brings a message: its words are the server's at the time it was drawn,
+  // which may come after this page last said the others)
+  document.addEventListener("htmx:sseMessage", sayTimesAgain);
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") sayTimesAgain();
   });
@@ -339,9 +347,12 @@
   // while the first is on its way; the box itself stays (the answer brings only the form's next
   // key), so what is typed, the caret and an input method's composition are left alone. One send
   // goes at a time (the form's hx-sync): a message sent meanwhile waits in `queue`, each its own,
-  // and goes when the one before is answered. A send that fails puts its text back in the box,
-  // then those that were waiting, then what was typed since, one per line: nothing is lost.
-  var sending = null, sentFrom = null, typed = "", queue = [], next = null;
+  // and goes when the one before is answered. A refused one (too long, nothing visible) comes
+  // back to the box with what is wrong, and those waiting after it go on; a send that fails (no
+  // connection, signed out, the server failing) gives everything back, one per line: its text,
+  // those waiting, then what was typed since. Nothing is lost.
+  var sending = null, sentAt = 0, sentFrom = null, sentOwn = false, typed = "", queue = [], next = null;
+  var releasing = false;  // the page itself sends the next waiting message
   function isMessageForm(event) {  // (htmx:beforeSwap is the swap target's: the list, or the fields)
     var elt = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
     return !!elt && elt.id === "message-form";
@@ -349,9 +360,19 @@
   function lines(texts) {
     return texts.filter(function (text) { return text.trim() !== ""; }).join("\n");
   }
+  function sendNext(box) {
+    if (!queue.length) return;
+    next = queue.shift();
+    // (once htmx has let go of this request: until then, the form's hx-sync drops a new one)
+    window.setTimeout(function () {
+      releasing = true;
+      try { box.form.requestSubmit(); } finally { releasing = false; }
+    }, 0);
+  }
   document.addEventListener("submit", function (event) {
     var box = document.getElementById("message-body");
-    if (event.target.id !== "message-form" || sending === null || !box) return;
+    // Busy from the send until the next waiting one is on its way: an Enter in between waits too.
+    if (event.target.id !== "message-form" || (sending === null && next === null) || releasing || !box) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     if (box.value.trim() === "") return;
@@ -365,13 +386,20 @@
     var box = document.getElementById("message-body");
     if (!isMessageForm(event) || !box) return;
     sentFrom = box;
-    if (next !== null) {  // a message that waited: the box holds what is typed now
-      sending = next;
-      next = null;
-    } else {
+    sentAt = Date.now();
+    sentOwn = next === null;
+    if (sentOwn) {
       sending = box.value;  // already read into the request
       box.value = "";
+    } else {  // a message that waited: the box holds what is typed now
+      sending = next;
+      next = null;
     }
+  });
+  // Signed out meanwhile (from another browser): htmx would follow the answer's HX-Redirect to
+  // the sign-in page, and the texts would go with this page. The page stays, and says so.
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    if (isMessageForm(event) && event.detail.xhr && event.detail.xhr.status === 401) event.preventDefault();
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
     var box = document.getElementById("message-body");
@@ -380,24 +408,26 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var box = document.getElementById("message-body");
     if (!isMessageForm(event) || sending === null || !box) return;
-    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0, swapped = box !== sentFrom;
     if (status >= 200 && status < 300) {
-      if (box.getAttribute("aria-invalid") === "true") forgetRefusal(box);
-      sending = null;
-      if (queue.length) {
-        next = queue.shift();
-        // (once htmx has let go of this request: until then, the form's hx-sync drops a new one)
-        window.setTimeout(function () { box.form.requestSubmit(); }, 0);
-      }
+      if (sentOwn && box.getAttribute("aria-invalid") === "true") forgetRefusal(box);
+    } else if (status === 422 && swapped) {
+      box.value = lines([box.value, typed]);  // the server's answer holds the text, and what is wrong
     } else {
-      // Not sent: a refusal's answer holds the text (with what is wrong), else it is ours to give back.
-      var swapped = box !== sentFrom;
-      box.value = lines([swapped ? box.value : sending].concat(queue, [swapped ? typed : box.value]));
-      sending = null;
+      box.value = lines([sending].concat(queue, [box.value]));
       queue = [];
+      if (status === 401) chatStatus("signedOut");
     }
+    sending = null;
     sentFrom = null;
     typed = "";
+    sendNext(box);
+  });
+  // Leaving the page while messages wait to go (or one is slow to be answered) asks first.
+  window.addEventListener("beforeunload", function (event) {
+    if (!queue.length && (sending === null || Date.now() - sentAt < 1000)) return;
+    event.preventDefault();
+    event.returnValue = "";
   });
   // After a refused send, the next one that goes takes the error away, as the server would draw
   // the form: no error, the box described by its hint.
@@ -425,7 +455,7 @@
     if (box && !invalid && !window.location.hash) box.scrollIntoView({ block: "end" });
     // Apple's answer, posted again from this site so that it carries the session (auth/oauth_relay.html).
     var relay = document.querySelector("form[data-autosubmit]");
-    if (relay) relay.submit();
+    if (relay) relay.requestSubmit();  // (a submit event: the button pressed meanwhile does not post it again)
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
       htmx.onLoad(initEtapes);
