@@ -81,7 +81,10 @@ def expect_etape_tasks(page: Page, title: str, tasks: list[str]) -> None:
 
 
 def filter_board(page: Page, label: str) -> None:
-    """Choose in "Filter by étape": htmx swaps the board (with JavaScript) and puts the filter in the address."""
+    """Choose in "Filter by étape": htmx swaps the board (with JavaScript) and puts the filter in the address.
+    Not while the last swap settles: htmx wires the new board's filter only then, and a choice
+    made before it (no person is that quick) would be lost."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     page.get_by_label("Filter by étape").select_option(label=label)
     if page.evaluate("() => typeof htmx === 'undefined'"):
         page.get_by_role("button", name="Filter", exact=True).click()
