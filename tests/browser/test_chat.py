@@ -227,9 +227,10 @@ def test_a_failed_send_is_said_and_the_text_kept(page: Page, browser: Browser, l
 
 
 
-def hold_the_next_send(page: Page) -> list:
-    """The next message POST waits, unanswered, in the returned list until the test lets it go
-    (`continue_`) or cuts it (`abort`): a slow network, from the person's side. Later ones go."""
+def send_and_hold(page: Page, text: str) -> list:
+    """Send `text` from the box; its POST then waits, unanswered, in the returned list until the
+    test lets it go (`continue_`) or cuts it (`abort`): a slow network, from the person's side.
+    The posts after it go."""
     held: list = []
 
     def route(route) -> None:
@@ -238,14 +239,13 @@ def hold_the_next_send(page: Page) -> list:
         else:
             route.continue_()
 
+    page.unroute("**/messages")
     page.route("**/messages", route)
-    return held
-
-
-def wait_until_held(page: Page, held: list) -> None:
+    page.get_by_label("Message", exact=True).fill(text)
+    page.keyboard.press("Enter")
     for _ in range(250):
         if held:
-            return
+            return held
         page.wait_for_timeout(20)  # lets Playwright call the route handler
     raise AssertionError("the message was never sent")
 
@@ -268,10 +268,7 @@ def test_the_next_message_is_typed_while_the_last_one_is_on_its_way(page: Page) 
     expect(box).to_have_value("")
 
     # On a slow network: the first is on its way while two more and half of a third are typed.
-    held = hold_the_next_send(page)
-    box.fill("On my way")
-    page.keyboard.press("Enter")
-    wait_until_held(page, held)
+    held = send_and_hold(page, "On my way")
     expect(box).to_have_value("")
     expect(box).to_be_focused()
     page.keyboard.type("Ten minutes late\nSorry\nunfinished")
@@ -284,11 +281,7 @@ def test_the_next_message_is_typed_while_the_last_one_is_on_its_way(page: Page) 
     expect(box).to_be_focused()
 
     # The answer comes while the caret is inside the text being written: it stays there.
-    page.unroute("**/messages")
-    held = hold_the_next_send(page)
-    box.fill("Parking now")
-    page.keyboard.press("Enter")
-    wait_until_held(page, held)
+    held = send_and_hold(page, "Parking now")
     page.keyboard.type("hello world")
     for _ in range(6):
         page.keyboard.press("ArrowLeft")
@@ -301,11 +294,7 @@ def test_the_next_message_is_typed_while_the_last_one_is_on_its_way(page: Page) 
     expect(box).to_have_value("helloX world")
 
     # A send that fails: its text comes back, then the one waiting, then what was typed since.
-    page.unroute("**/messages")
-    held = hold_the_next_send(page)
-    box.fill("At the door")
-    page.keyboard.press("Enter")
-    wait_until_held(page, held)
+    held = send_and_hold(page, "At the door")
     expect(box).to_have_value("")
     page.keyboard.type("Ring twice\nor knock")
     held[0].abort()
@@ -381,10 +370,7 @@ def test_a_refused_message_in_the_queue_comes_back_and_the_others_go_on(page: Pa
     open_chat(page)
     box = page.get_by_label("Message", exact=True)
 
-    held = hold_the_next_send(page)
-    box.fill("A")
-    page.keyboard.press("Enter")
-    wait_until_held(page, held)
+    held = send_and_hold(page, "A")
     box.fill("x" * 4001)
     page.keyboard.press("Enter")
     page.keyboard.type("C\ntyping")
@@ -418,10 +404,7 @@ def test_a_send_after_being_signed_out_elsewhere_keeps_every_text_and_says_why(p
         elsewhere.goto("/login")
         sign_in(elsewhere, email)
         elsewhere.goto("/account/sessions")
-        held = hold_the_next_send(page)
-        box.fill("In flight")
-        page.keyboard.press("Enter")
-        wait_until_held(page, held)
+        held = send_and_hold(page, "In flight")
         page.keyboard.type("Waiting\ntyping")
         elsewhere.get_by_role("button", name="Sign out all other browsers").click()
         expect(elsewhere.get_by_text("Signed out 1 other browser.")).to_be_visible()

@@ -3,6 +3,7 @@ appears at the other's without a reload, with the controls each may use; the sec
 offline, misses two messages and an edit, comes back and sees exactly what it missed, once."""
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -40,7 +41,10 @@ def count_stream_opens(page: Page) -> None:
         document.body.addEventListener("htmx:sseOpen", () => { window.__streamOpens += 1; }); }""")
 
 
-def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser: Browser, live_server: LiveServer) -> None:
+@contextmanager
+def owner_and_viewer_on_the_chat(page: Page, browser: Browser, live_server: LiveServer):
+    """Olga (on `page`) and Vic, a viewer of her tablo, in a browser of his own: both on the
+    tablo's Chat tab, their streams open. Gives Vic's page and the board's address."""
     viewer_context = other_person(browser, live_server, {})
     try:
         viewer = viewer_context.new_page()
@@ -49,6 +53,13 @@ def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser
             person.goto(board_url)
             open_chat(person)
             expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+        yield viewer, board_url
+    finally:
+        viewer_context.close()
+
+
+def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    with owner_and_viewer_on_the_chat(page, browser, live_server) as (viewer, _):
         expect(viewer.get_by_text("No message yet.")).to_be_visible()
 
         # The owner sends; the viewer sees it without reloading; the owner sees it once (the
@@ -72,7 +83,7 @@ def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser
 
         # The viewer's network drops. Meanwhile: two messages, and the first of them edited.
         count_stream_opens(viewer)
-        viewer_context.set_offline(True)
+        viewer.context.set_offline(True)
         lose_the_stream(viewer)
         send(page, "While you were away")
         expect_messages(page, ["Hello Vic", "Hi Olga", "While you were away"])  # one send at a time (hx-sync)
@@ -86,28 +97,19 @@ def test_two_people_chat_live_and_the_one_offline_catches_up(page: Page, browser
 
         # Back online: the stream resumes from the last change it received, and the viewer sees
         # what it missed, each once, in order, without reloading.
-        viewer_context.set_offline(False)
+        viewer.context.set_offline(False)
         expect(viewer.locator("#messages > .message .message-body")).to_have_text(
             ["Hello Vic", "Hi Olga", "While you were away (edited)", "And one more"], timeout=RESUME_TIMEOUT)
         expect(messages(viewer).nth(2).locator(".edited")).to_have_text("edited")
         assert viewer.evaluate("window.__streamOpens") >= 1  # it did reconnect
         expect(messages(viewer)).to_have_count(4)
         assert len(set(viewer.locator("#messages > .message").evaluate_all("items => items.map(item => item.id)"))) == 4
-    finally:
-        viewer_context.close()
 
 
 def test_a_message_seen_arriving_is_not_counted_unread(page: Page, browser: Browser, live_server: LiveServer) -> None:
     """The viewer has the Chat tab open: what arrives there is read. Back on "My tablos", the
     tablo shows no unread message; one that came while the viewer was elsewhere does count."""
-    viewer_context = other_person(browser, live_server, {})
-    try:
-        viewer = viewer_context.new_page()
-        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
-        for person in (page, viewer):
-            person.goto(board_url)
-            open_chat(person)
-            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+    with owner_and_viewer_on_the_chat(page, browser, live_server) as (viewer, _):
         with viewer.expect_response(lambda response: response.url.endswith("/messages/read")) as told:
             send(page, "Seen live")
             expect_messages(viewer, ["Seen live"])
@@ -119,19 +121,10 @@ def test_a_message_seen_arriving_is_not_counted_unread(page: Page, browser: Brow
         expect_messages(page, ["Seen live", "Sent while away"])
         viewer.reload()
         expect(viewer.locator(".badge.unread")).to_have_text(["1"])
-    finally:
-        viewer_context.close()
 
 
 def test_a_new_message_is_read_out_and_a_lost_stream_is_said(page: Page, browser: Browser, live_server: LiveServer) -> None:
-    viewer_context = other_person(browser, live_server, {})
-    try:
-        viewer = viewer_context.new_page()
-        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
-        for person in (page, viewer):
-            person.goto(board_url)
-            open_chat(person)
-            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+    with owner_and_viewer_on_the_chat(page, browser, live_server) as (viewer, _):
         send(page, "Meeting at 9")
         expect_messages(viewer, ["Meeting at 9"])
         expect(viewer.locator("#announcer")).to_have_text("Olga: Meeting at 9")
@@ -141,8 +134,6 @@ def test_a_new_message_is_read_out_and_a_lost_stream_is_said(page: Page, browser
         expect(viewer.locator("#chat-status")).to_have_text(
             "Reconnecting… New messages will appear when the connection is back.")
         expect(viewer.locator("#chat-status")).to_be_hidden(timeout=RESUME_TIMEOUT)  # back
-    finally:
-        viewer_context.close()
 
 
 def stream_requests(page: Page) -> list:
@@ -156,14 +147,7 @@ def test_a_chat_that_cannot_come_back_says_why_and_stops_trying(page: Page, brow
     """The viewer is removed from the tablo while reading its chat: their stream closes, and the
     page says the chat is no longer theirs instead of "Reconnecting…" forever. The owner signs
     out in another tab: their open chat says they are signed out. Neither page keeps asking."""
-    viewer_context = other_person(browser, live_server, {})
-    try:
-        viewer = viewer_context.new_page()
-        board_url = a_board_shared_with_a_viewer(page, viewer, live_server)
-        for person in (page, viewer):
-            person.goto(board_url)
-            open_chat(person)
-            expect(person.locator("#messages[sse-connect]")).to_have_count(1)
+    with owner_and_viewer_on_the_chat(page, browser, live_server) as (viewer, board_url):
         send(page, "Bye Vic")
         expect_messages(viewer, ["Bye Vic"])
 
@@ -192,5 +176,3 @@ def test_a_chat_that_cannot_come_back_says_why_and_stops_trying(page: Page, brow
         asked = len(owner_asks)
         page.wait_for_timeout(3000)
         assert len(owner_asks) == asked, owner_asks
-    finally:
-        viewer_context.close()

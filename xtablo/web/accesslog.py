@@ -33,8 +33,9 @@ OAUTH_CODE = re.compile(r"((?:^|[?&])(?:code|id_token|access_token)=)[^&#\s\"']+
 
 
 def redact(value):
-    """`value` without invitation tokens or sign-in codes. A value that only names `join` once percent-decoded
-    (`/jo%69n/<token>` reaches the same page) is logged decoded, its token redacted."""
+    """`value` without invitation tokens or sign-in codes. A value that only names `join` once
+    percent-decoded (`/jo%69n/<token>` reaches the same page) is logged decoded, its token
+    redacted."""
     if not isinstance(value, str):
         return value
     if "=" in value:

@@ -217,11 +217,11 @@
     status.classList.toggle("flash-error", !!kind && kind !== "reconnecting");
     status.textContent = kind ? status.dataset[kind] : "";
   }
-  document.addEventListener("htmx:sseError", function () { chatStatus("reconnecting"); });
   // When the browser gives up on the stream (refused, or the server down), the chat asks the
   // stream's address why (HEAD: access is checked, nothing is held): signed out, or no longer a
   // member (or the tablo deleted), it says so and stops trying; else it keeps reconnecting.
   document.addEventListener("htmx:sseError", function (event) {
+    chatStatus("reconnecting");
     var list = document.getElementById("messages"), source = event.detail.source;
     if (!list || event.detail.elt !== list || !source || source.readyState !== EventSource.CLOSED) return;
     fetch(source.url, { method: "HEAD", credentials: "same-origin", redirect: "manual", cache: "no-store" })
@@ -455,7 +455,8 @@
     if (box && !invalid && !window.location.hash) box.scrollIntoView({ block: "end" });
     // Apple's answer, posted again from this site so that it carries the session (auth/oauth_relay.html).
     var relay = document.querySelector("form[data-autosubmit]");
-    if (relay) relay.requestSubmit();  // (a submit event: the button pressed meanwhile does not post it again)
+    // (requestSubmit sends a submit event, so the button pressed meanwhile does not post it again)
+    if (relay) relay.requestSubmit ? relay.requestSubmit() : relay.submit();
     if (typeof htmx !== "undefined") {
       htmx.onLoad(initBoard);
       htmx.onLoad(initEtapes);
