@@ -332,6 +332,27 @@ def test_how_long_ago_is_said_again_as_time_passes(page: Page) -> None:
     expect(when).to_have_text("il y a 1 jour")
 
 
+def test_an_answer_that_lands_late_says_the_time_as_the_page_does(page: Page) -> None:
+    """On a slow network the answer to one's own send comes after the stream's copy of the
+    message, drawn by the server when it was sent: it replaces the copy, and says how long ago as
+    the page says it then, not "just now" until the next half-minute."""
+    page.clock.install()
+    sign_up(page, "Ada")
+    create_tablo(page, "Chantier")
+    open_chat(page)
+    held = send_and_hold(page, "Coffee?")
+    answer = held[0].fetch()  # stored and published: the stream brings it, the answer waits
+    when = messages(page).first.locator("time")
+    expect(when).to_have_text("just now")
+    page.evaluate("document.querySelector('#messages > .message').dataset.streamCopy = ''")
+    page.clock.fast_forward("05:00")
+    expect(when).to_have_text("5 minutes ago")
+    held[0].fulfill(response=answer)
+    expect(page.locator("#messages > .message[data-stream-copy]")).to_have_count(0)  # replaced
+    expect(messages(page)).to_have_count(1)
+    expect(when).to_have_text("5 minutes ago")
+
+
 AGES = [10, 50, 100, 200, 1000, 2700, 3200, 5000, 40000, 80000, 200000, 700000, 2000000, 5000000, 30000000, 100000000]
 
 

@@ -315,9 +315,16 @@
   }
   sayTimesAgain();  // (app.js is deferred: the page is there, just drawn, to measure the skew by)
   window.setInterval(sayTimesAgain, 30000);
-  // (and when the stream brings a message: its words are the server's at the time it was drawn,
-  // which may come after this page last said the others)
-  document.addEventListener("htmx:sseMessage", sayTimesAgain);
+  // (and after every swap that brings messages: the stream's, the answer to a send, older ones.
+  // Their words are the server's when it drew them, which may be minutes before they land: an
+  // answer to one's own send comes after the stream's copy of it, on a slow network. Said once
+  // per swap, however many elements it brought.)
+  var sayingSoon = false;
+  document.addEventListener("htmx:afterSwap", function () {
+    if (sayingSoon) return;
+    sayingSoon = true;
+    Promise.resolve().then(function () { sayingSoon = false; sayTimesAgain(); });
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") sayTimesAgain();
   });
