@@ -169,7 +169,7 @@ def redis_down_app(request, app, app_env):
     """An app whose REDIS_URL points at a Redis that refuses connections or never answers."""
     frozen = FrozenServer() if request.param == "frozen" else None
     port = frozen.port if frozen else closed_port()
-    env = {k: v for k, v in app_env.items() if k != "RATELIMIT_KEY_PREFIX"} | {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    env = {k: v for k, v in app_env.items() if k != "RATELIMIT_KEY_PREFIX"} | {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_TIMEOUT": "0.5"}
     broken = create_app(TestingConfig(env))
     broken.test_client_class = Client
     yield broken
