@@ -167,6 +167,34 @@ def test_a_send_whose_answer_was_lost_gives_back_only_what_was_not_stored(client
 
 
 
+@pytest.mark.parametrize("more", [3_990, 4_001], ids=["fits alone", "too long alone"])
+def test_a_lost_answer_given_back_with_a_long_text_after_it_is_still_recognised(client, db, chat, more):  # noqa: F811
+    """The text given back and what follows it can be too long together, though each fits: the
+    box keeps only what was not stored, and says it is too long only if it still is."""
+    assert send(client, chat.tablo, "Meeting at 10", key="lost-long", headers=HTMX).status_code == 201
+    rest = "p" * more
+    again = send(client, chat.tablo, f"Meeting at 10\n{rest}", key="lost-long", headers=HTMX)
+    assert again.status_code == 422
+    assert re.search(rf">\s*{rest}</textarea>", again.text)
+    said = "Your first version of this message was sent (it is above). This text was not: press Send to send it as well."
+    too_long = "A message holds 4,000 characters at most: shorten it or send it in parts."
+    assert field_errors(again.text) == {"message-body": said if more <= 4_000 else f"{said} {too_long}"}
+    new_key = re.search(r'name="client_key" type="hidden" value="(\w+)"', again.text).group(1)
+    assert new_key != "lost-long"
+    assert send(client, chat.tablo, rest, key=new_key, headers=HTMX).status_code == (201 if more <= 4_000 else 422)
+    stored = [m.body for m in messages_in(db, chat.tablo)]
+    assert stored == ["First", "Second", "Meeting at 10"] + ([rest] if more <= 4_000 else [])
+
+
+def test_a_long_text_on_a_stored_key_that_does_not_start_with_it_is_only_too_long(client, db, chat):  # noqa: F811
+    assert send(client, chat.tablo, "Meeting at 10", key="lost-other", headers=HTMX).status_code == 201
+    again = send(client, chat.tablo, "Meeting at 11\n" + "x" * 4_000, key="lost-other", headers=HTMX)
+    assert again.status_code == 422
+    assert field_errors(again.text) == {"message-body": "A message holds 4,000 characters at most: shorten it or send it in parts."}
+    assert 'value="lost-other"' in again.text  # shortened, it is the correction of that message
+    assert [m.body for m in messages_in(db, chat.tablo)] == ["First", "Second", "Meeting at 10"]
+
+
 @pytest.mark.parametrize("first", ["ok ", "ok\t", "  ok", "ok\n\n"])
 def test_a_lost_answer_is_recognised_whatever_spaces_the_first_text_had(client, db, chat, first):  # noqa: F811
     """The text is stored without the spaces around it (a phone adds one after a word): the box's

@@ -121,6 +121,12 @@ class TabloMessage(db.Model):
         return existing, False
 
     @classmethod
+    def sent_with(cls, tablo, *, author, client_key: str) -> "TabloMessage | None":
+        """The message `author` already stored in `tablo` with this key, if any."""
+        existing = cls._by_key(author, client_key)
+        return existing if existing is not None and existing.tablo_id == tablo.id else None
+
+    @classmethod
     def _by_key(cls, author, client_key: str) -> "TabloMessage | None":
         stmt = select(cls).where(cls.author_user_id == author.id, cls.client_key == client_key)
         return db.session.scalar(stmt.execution_options(populate_existing=True))

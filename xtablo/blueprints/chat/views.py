@@ -75,18 +75,32 @@ def index(tablo_id: int):
                 # gave back the stored text with more after it (app.js puts back a failed send's
                 # text, then what was typed since, one per line), it keeps only the more.
                 db.session.rollback()
-                form.body.data = not_yet_stored(form.body.data, message.body)
-                form.body.errors.append(_("Your first version of this message was sent (it is above). "
-                                          "This text was not: press Send to send it as well."))
-                form.client_key.data = uuid4().hex
-                return refuse_message(tablo, form)
+                return refuse_message(tablo, keep_what_was_not_stored(form, message))
             db.session.commit()
             if is_htmx():
                 html = render_template("chat/_sent.html", tablo=tablo, message=message, form=MessageForm.blank(),
                                        **fragment_context(tablo))
                 return after_settle(make_response(html, 201 if created else 200), focus="#message-body")
             return see_other(url_for("chat.index", tablo_id=tablo.id, _anchor=f"message-{message.id}"))
+    elif set(form.errors) == {"body"} and form.client_key.data and form.body.data:
+        # Refused, though the same form was stored before: a lost answer's text given back with
+        # more after it, now too long as a whole. Its first lines are that message.
+        stored = TabloMessage.sent_with(tablo, author=current_user, client_key=form.client_key.data)
+        if stored is not None and not_yet_stored(form.body.data, stored.body) != form.body.data:
+            return refuse_message(tablo, keep_what_was_not_stored(form, stored))
     return refuse_message(tablo, form)
+
+
+def keep_what_was_not_stored(form: MessageForm, stored: TabloMessage) -> MessageForm:
+    """The form again after a resend of a stored message with another text: the box keeps what
+    was not stored, judged afresh (it may still be too long), under a new key, so that Send sends
+    it as a message of its own."""
+    form.body.data = not_yet_stored(form.body.data, stored.body)
+    form.body.validate(form)
+    form.body.errors.insert(0, _("Your first version of this message was sent (it is above). "
+                                 "This text was not: press Send to send it as well."))
+    form.client_key.data = uuid4().hex
+    return form
 
 
 def not_yet_stored(text: str, stored: str) -> str:
