@@ -281,7 +281,7 @@ def test_a_deleted_creator_leaves_the_event(client, db, tablo, make_user):
 
 def test_the_time_zone_is_chosen_on_the_account_page(client, db, tablo):
     page = client.get("/account").text
-    assert re.search(r'<label for="time_zone">Time zone</label>\s*<select id="time_zone" name="time_zone">', page)
+    assert re.search(r'<label for="time_zone">Time zone</label>\s*<select aria-describedby="time_zone-hint" id="time_zone" name="time_zone">', page)
     assert '<option selected value="Europe/Paris">' in page
     response = client.post("/account", data={"name": "Me", "language": "", "time_zone": "Asia/Tokyo"})
     assert response.status_code == 303

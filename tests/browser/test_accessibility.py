@@ -284,3 +284,20 @@ def test_the_events_pages_and_the_planning_have_no_axe_violations(page: Page, br
         viewer_context.close()
 
     assert axe.violations == {}, f"axe found in the {context_options['color_scheme']} theme:\n{axe.report()}"
+
+
+def test_a_field_is_described_by_its_hint_and_then_by_its_error(page: Page) -> None:
+    """A screen reader says a field's hint with the field, and once the form has refused what was
+    typed, the error first, then the hint: both are the field's accessible description."""
+    page.goto("/signup")
+    password = page.get_by_label("Password", exact=True)
+    expect(password).to_have_accessible_description("At least 8 characters.")
+    page.get_by_label("Your name").fill("Ada")
+    page.get_by_label("Email").fill(f"ada-{uuid.uuid4().hex[:8]}@example.com")
+    password.fill("short")
+    page.get_by_label("Repeat the password").fill("short")
+    page.get_by_role("button", name="Sign up").click()
+    password = page.get_by_label("Password", exact=True)
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_have_accessible_description("Use at least 8 characters. At least 8 characters.")
+    expect(page.get_by_label("Email")).to_have_accessible_description("")
