@@ -195,6 +195,18 @@ def test_sign_in_works_and_stays_limited_when_redis_is_down(redis_down_app, db, 
     assert attempt(stranger, user.email, PASSWORD).status_code == 429
 
 
+def test_an_app_whose_redis_is_down_leaves_another_app_s_counters_alone(redis_down_app, app, db, make_user, caplog):
+    """Each app counts in the storage its own configuration names. Two apps in one process (the
+    tests make many) once shared the last one's: an app made with a Redis that is down sent the
+    other's counts there, and they split between it and the database."""
+    user = make_user()
+    browser = app.test_client()
+    for _ in range(5):
+        assert attempt(browser, user.email).status_code == 422
+    assert attempt(browser, user.email, PASSWORD).status_code == 429
+    assert "Redis is not answering" not in caplog.text
+
+
 # -- Password change ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from xtablo import database  # noqa: F401  (registers the SQLite connection rules)
 from xtablo.config import Config
-from xtablo.extensions import babel, csrf, db, limiter, login_manager, migrate
+from xtablo.extensions import babel, csrf, db, login_manager, migrate
 
 
 class IdConverter(IntegerConverter):
@@ -40,8 +40,9 @@ def create_app(config: Config | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     i18n.init_app(app)
     from xtablo import ratelimit  # noqa: F401  (registers the database storage scheme)
+    from xtablo.blueprints.auth import throttle
 
-    limiter.init_app(app)
+    throttle.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -90,7 +91,6 @@ def create_app(config: Config | None = None) -> Flask:
 
     cli.init_app(app)
     register_error_handlers(app)
-    drop_limiter_request_hooks(app)
 
     from flask_babel import get_locale
 
@@ -104,25 +104,6 @@ def create_app(config: Config | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
-
-
-def drop_limiter_request_hooks(app: Flask) -> None:
-    """Flask-Limiter keeps the storage (Redis or the database) of the sign-in counters, which
-    xtablo/blueprints/auth/throttle.py counts by hand; no route declares a limit the extension's
-    way. Its request hooks would look for such limits on every request and find none, for 6% of
-    a board page's CPU (bench/RESULTS.md): they go. A limit declared the extension's way would
-    then never be checked, so declaring one stops the app here instead."""
-    manager = limiter.limit_manager
-    if (manager.application_limits or manager.default_limits or getattr(limiter, "_marked_for_limiting", None)
-            or getattr(manager, "_blueprint_limits", None)):
-        raise RuntimeError("xtablo limits attempts in xtablo/blueprints/auth/throttle.py: Flask-Limiter's own "
-                           "limits would never be checked (create_app removes its request hooks)")
-
-    def is_limiter_hook(function) -> bool:  # a bound method of the limiter, or a partial of one
-        return getattr(function, "__self__", None) is limiter or limiter in getattr(function, "args", ())
-
-    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        hooks[None] = [function for function in hooks[None] if not is_limiter_hook(function)]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -94,8 +94,6 @@ class Config:
     # The sessions table holds the expiry (idle and absolute); re-signing the cookie on every
     # response would add nothing but work.
     SESSION_REFRESH_EACH_REQUEST = False
-    RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_STRATEGY = "fixed-window"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     WTF_CSRF_SSL_STRICT = False  # SameSite=Lax cookies and the token already cover it
     BABEL_DEFAULT_LOCALE = "en"

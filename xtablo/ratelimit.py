@@ -1,9 +1,9 @@
 """A `limits` storage kept in xtablo's own database.
 
-Flask-Limiter needs a counter store that every gunicorn worker shares. With REDIS_URL set it uses
-Redis; without it (the default single-box install, SQLite) it uses this table, so failed sign-ins
-are counted across workers and restarts without any extra service. Fixed windows only: that is all
-the sign-in limits need.
+The sign-in counters (xtablo/blueprints/auth/throttle.py) need a store that every gunicorn
+worker shares. With REDIS_URL set they use Redis; without it (the default single-box install,
+SQLite) they use this table, so failed sign-ins are counted across workers and restarts without
+any extra service. Fixed windows only: that is all the sign-in limits need.
 
 Each call is its own short transaction (IMMEDIATE on SQLite, see database.py), apart from the
 request's, so a refused sign-in is still counted when the request's transaction rolls back.

@@ -38,14 +38,15 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
+from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from xtablo.database import end_transaction
-from xtablo.extensions import limiter
+from xtablo.ratelimit import DatabaseStorage
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +112,30 @@ def sign_up_counters() -> list[Counter]:
 
 # -- Reserving and releasing -------------------------------------------------------------------
 
+def init_app(app: Flask) -> None:
+    """The app's counters, from its own configuration (RATELIMIT_STORAGE_URI and _OPTIONS: Redis,
+    or the database alone), and its memory of when Redis last failed: one per app, so per worker
+    process. They are the `limits` library's, the one under Flask-Limiter, used directly: no
+    route declares a limit, each attempt is reserved and released by hand."""
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    primary = None
+    if not uri.startswith("xtablo-sql"):
+        primary = FixedWindowRateLimiter(storage_from_string(uri, **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})))
+    app.extensions["xtablo_throttle"] = {
+        "primary": primary, "fallback": FixedWindowRateLimiter(DatabaseStorage()), "redis_down_until": 0.0,
+    }
+
+
 def _limiters() -> list[FixedWindowRateLimiter]:
     """The shared counters to try, in order: Redis (unless it just failed), then the database."""
-    from xtablo.ratelimit import DatabaseStorage
-
-    primary = limiter.limiter
-    if isinstance(primary.storage, DatabaseStorage):
-        return [primary]
-    fallback = FixedWindowRateLimiter(DatabaseStorage())
-    return [fallback] if time.monotonic() < _state()["redis_down_until"] else [primary, fallback]
+    state = _state()
+    if state["primary"] is None or time.monotonic() < state["redis_down_until"]:
+        return [state["fallback"]]
+    return [state["primary"], state["fallback"]]
 
 
 def _state() -> dict:
-    """This app's memory of when Redis last failed (one per app, so per worker process)."""
-    return current_app.extensions.setdefault("xtablo_throttle", {"redis_down_until": 0.0})
+    return current_app.extensions["xtablo_throttle"]
 
 
 def _on_storage(action):
