@@ -88,10 +88,10 @@ class TestingConfig(Config):
 
     def __init__(self, env):
         # Tests sign up many people from one address; test_rate_limit.py sets its own limit.
-        # The shared test Redis answers slowly now and then on a loaded machine (a browser, eight
-        # servers): past 0.5 s the sign-in counters fall back to the database's for 30 s, counting
-        # from zero, and a test that counts to a limit never reaches it. Tests of a Redis that does
-        # not answer say how long they wait (test_rate_limit.py).
+        # A slow answer of the shared test Redis on a loaded machine would send the sign-in
+        # counters to the database's for 30 s, which count from zero: the tests' apps wait 5 s
+        # rather than the 0.5 s of a production default. Tests of a Redis that does not answer
+        # say how long they wait (test_rate_limit.py).
         super().__init__({"SIGN_UP_LIMIT_PER_IP": "1000 per hour", "REDIS_TIMEOUT": "5"} | dict(env))
 
 
